@@ -1,0 +1,16 @@
+"""tfae: the autoencoders of the lecture as Keras 3 models with TFP likelihoods.
+
+The package follows the lecture's table of contents:
+
+- ``tfae.Autoencoder``: the vanilla autoencoder h = f(x), r = g(h).
+- ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
+- ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
+- ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
+"""
+
+from tfae import datasets, likelihoods, metrics
+from tfae.models import Autoencoder
+
+__version__ = "0.1.0"
+
+__all__ = ["Autoencoder", "datasets", "likelihoods", "metrics", "__version__"]

@@ -1,0 +1,66 @@
+"""Input checks shared by every tfae entry point.
+
+Each check raises a ``ValueError`` (or ``TypeError``) whose message names the
+problem and the fix. Nothing is clipped or dropped silently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float_array(x, name: str = "x") -> np.ndarray:
+    """Returns ``x`` as a float32 NumPy array, refusing what cannot be one."""
+    if isinstance(x, (str, bytes)) or x is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
+    try:
+        array = np.asarray(x)
+    except Exception as error:  # ragged lists and the like
+        raise TypeError(
+            f"{name} could not be converted to an array ({error}); pass a NumPy array."
+        ) from error
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}.")
+    return array.astype(np.float32, copy=False)
+
+
+def check_not_empty(x: np.ndarray, name: str = "x") -> None:
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(
+            f"{name} is empty (shape {x.shape}); pass at least one example along axis 0."
+        )
+
+
+def check_finite(x: np.ndarray, name: str = "x") -> None:
+    finite = np.isfinite(x)
+    if not finite.all():
+        count = int(x.size - finite.sum())
+        raise ValueError(
+            f"{name} has {count} non-finite value(s) (NaN or inf); remove or impute them first."
+        )
+
+
+def check_unit_interval(x: np.ndarray, name: str = "x") -> None:
+    low, high = float(x.min()), float(x.max())
+    if low < 0.0 or high > 1.0:
+        raise ValueError(
+            f"{name} must lie in [0, 1] for a Bernoulli likelihood, but its values span "
+            f"[{low:g}, {high:g}]; rescale it (e.g. x / 255) or use likelihood='gaussian'."
+        )
+
+
+def check_example_shape(x: np.ndarray, expected: tuple, name: str = "x") -> None:
+    if tuple(x.shape[1:]) != tuple(expected):
+        raise ValueError(
+            f"{name} has examples of shape {tuple(x.shape[1:])} (array shape {x.shape}), "
+            f"but the model expects {tuple(expected)}; reshape it to (batch, "
+            f"{', '.join(str(d) for d in expected)})."
+        )
+
+
+def check_positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)

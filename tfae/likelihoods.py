@@ -1,0 +1,187 @@
+"""Decoder likelihoods p(x | h): heads that turn decoder outputs into TFP distributions.
+
+A decoder network g outputs a tensor of parameters; a likelihood head turns it into
+``tfd.Independent`` over every dimension of one example, so that ``log_prob`` is the
+log-likelihood of a whole example, in nats. Every model of tfae is trained on the
+negative log-likelihood from these distributions:
+
+    loss(x) = -log p(x | g(f(x)))
+
+Parameters sit on the last axis of the decoder output: a head with
+``params_per_value = k`` needs ``k * C`` outputs where the data has ``C`` values on
+its last axis (channels for images, dimensions for vectors).
+
+Heads are plain serializable objects, not Keras layers: Keras 3 layers return
+tensors, and the distribution is built from those tensors here.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfae import _checks
+
+tfd = tfp.distributions
+
+
+class Likelihood:
+    """Base class of decoder likelihood heads.
+
+    Subclasses set ``params_per_value`` and implement ``distribution``.
+    """
+
+    #: How many decoder outputs each data value needs (1 for a logit, 2 for loc and scale).
+    params_per_value: int = 1
+
+    def distribution(self, params) -> tfd.Distribution:
+        """Returns p(x | params) as a ``tfd.Independent`` over all non-batch axes."""
+        raise NotImplementedError
+
+    def check_data(self, x: np.ndarray, name: str = "x") -> None:
+        """Raises ValueError if ``x`` cannot be scored by this likelihood."""
+        _checks.check_finite(x, name)
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Likelihood:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+
+def _independent(distribution: tfd.Distribution) -> tfd.Independent:
+    # Every axis but the batch axis belongs to one example.
+    return tfd.Independent(
+        distribution, reinterpreted_batch_ndims=distribution.batch_shape.rank - 1
+    )
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class Bernoulli(Likelihood):
+    """Bernoulli likelihood for binary data, parameterised by logits.
+
+    p(x | h) = prod_d Bernoulli(x_d; sigmoid(g(h)_d)), so that -log p(x | h) is the
+    lecture's cross-entropy l(x) = sum_d -x_d log x^_d - (1 - x_d) log(1 - x^_d),
+    computed from logits for numerical stability. Data must lie in [0, 1]; grey
+    levels in (0, 1) are scored by the same cross-entropy (no longer a normalised
+    likelihood, as is common for grey-level MNIST).
+
+    Example:
+    >>> head = Bernoulli()
+    >>> head.distribution(tf.zeros([2, 3])).log_prob(tf.ones([2, 3])).shape
+    TensorShape([2])
+    """
+
+    params_per_value = 1
+
+    def distribution(self, params) -> tfd.Independent:
+        return _independent(tfd.Bernoulli(logits=params, dtype=params.dtype))
+
+    def check_data(self, x: np.ndarray, name: str = "x") -> None:
+        super().check_data(x, name)
+        _checks.check_unit_interval(x, name)
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class Gaussian(Likelihood):
+    """Diagonal Gaussian likelihood for continuous data.
+
+    p(x | h) = prod_d N(x_d; mu_d(h), sigma_d^2).
+
+    Args:
+        scale: float or ``"learned"``. A positive float fixes sigma for every
+            dimension (the decoder outputs only mu). ``"learned"`` makes the
+            decoder output mu and an unconstrained s per dimension, with
+            sigma = softplus(s) + min_scale. Defaults to 1.0.
+        min_scale: float, the floor added to a learned sigma so that the
+            likelihood cannot collapse onto a single training point. It is part
+            of the parameterisation, not a clip. Defaults to 1e-3.
+
+    Example:
+    >>> head = Gaussian(scale="learned")
+    >>> head.params_per_value
+    2
+    """
+
+    def __init__(self, scale: float | str = 1.0, min_scale: float = 1e-3):
+        if isinstance(scale, str):
+            if scale != "learned":
+                raise ValueError(
+                    f"Gaussian scale must be a positive number or 'learned', got {scale!r}."
+                )
+        elif not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
+            raise ValueError(
+                f"Gaussian scale must be a positive finite number or 'learned', got {scale!r}."
+            )
+        if not (isinstance(min_scale, (int, float)) and min_scale > 0):
+            raise ValueError(f"min_scale must be a positive number, got {min_scale!r}.")
+        self.scale = scale if isinstance(scale, str) else float(scale)
+        self.min_scale = float(min_scale)
+
+    @property
+    def learned(self) -> bool:
+        return self.scale == "learned"
+
+    @property
+    def params_per_value(self) -> int:  # type: ignore[override]
+        return 2 if self.learned else 1
+
+    def distribution(self, params) -> tfd.Independent:
+        if self.learned:
+            loc, raw_scale = tf.split(params, 2, axis=-1)
+            scale = tf.math.softplus(raw_scale) + tf.cast(self.min_scale, params.dtype)
+        else:
+            loc, scale = params, tf.cast(self.scale, params.dtype)
+        return _independent(tfd.Normal(loc=loc, scale=scale))
+
+    def get_config(self) -> dict:
+        return {"scale": self.scale, "min_scale": self.min_scale}
+
+
+_BY_NAME = {"bernoulli": Bernoulli, "gaussian": Gaussian}
+
+
+def get(identifier) -> Likelihood:
+    """Returns a likelihood head from a name, a serialized config, or a head.
+
+    Args:
+        identifier: ``"bernoulli"``, ``"gaussian"``, a dict produced by
+            ``serialize``, or a ``Likelihood`` instance (returned as is).
+
+    Raises:
+        ValueError: the name is not known.
+        TypeError: the identifier is of another type.
+    """
+    if isinstance(identifier, Likelihood):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key not in _BY_NAME:
+            raise ValueError(
+                f"Unknown likelihood {identifier!r}; choose one of {sorted(_BY_NAME)} "
+                "or pass a tfae.likelihoods.Likelihood instance."
+            )
+        return _BY_NAME[key]()
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    raise TypeError(
+        f"likelihood must be a name, a config dict or a Likelihood, got {type(identifier).__name__}."
+    )
+
+
+def serialize(likelihood: Likelihood) -> dict:
+    """Returns the Keras-serialized config of a head (the inverse of ``get``)."""
+    return keras.saving.serialize_keras_object(likelihood)

@@ -1,0 +1,137 @@
+"""Encoder f and decoder g networks, written once and shared by every model.
+
+``architecture="dense"`` flattens the input and stacks ``Dense`` layers;
+``architecture="conv"`` stacks stride-2 ``Conv2D`` layers (one per entry of
+``hidden_units``, each halving height and width) and mirrors them with
+``Conv2DTranspose`` in the decoder.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+ARCHITECTURES = ("dense", "conv")
+DEFAULT_HIDDEN_UNITS = {"dense": (256, 128), "conv": (32, 64)}
+
+
+def check_architecture(architecture: str, event_shape: tuple) -> None:
+    """Raises ValueError when ``architecture`` cannot handle examples of ``event_shape``."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {architecture!r}; choose one of {ARCHITECTURES}.")
+    if architecture == "conv" and len(event_shape) != 3:
+        raise ValueError(
+            f"architecture='conv' needs images shaped (height, width, channels), got examples "
+            f"of shape {event_shape}; reshape the data (e.g. (784,) -> (28, 28, 1)) or use "
+            "architecture='dense'."
+        )
+
+
+def resolve_hidden_units(hidden_units, architecture: str) -> tuple[int, ...]:
+    """Returns ``hidden_units`` as a tuple of positive ints (the default when None)."""
+    if hidden_units is None:
+        return DEFAULT_HIDDEN_UNITS[architecture]
+    if isinstance(hidden_units, int):
+        hidden_units = (hidden_units,)
+    units = tuple(hidden_units)
+    if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
+        raise ValueError(
+            f"hidden_units must be positive integers, got {hidden_units!r}; e.g. (256, 128)."
+        )
+    return units
+
+
+def _conv_bottom_shape(event_shape: tuple, filters: tuple[int, ...]) -> tuple[int, int, int]:
+    height, width, _ = event_shape
+    factor = 2 ** len(filters)
+    if height % factor or width % factor:
+        raise ValueError(
+            f"architecture='conv' with {len(filters)} stride-2 layers needs height and width "
+            f"divisible by {factor}, got {height}x{width}; use fewer hidden_units or pad the images."
+        )
+    return height // factor, width // factor, filters[-1] if filters else event_shape[-1]
+
+
+def build_encoder(
+    event_shape: tuple,
+    latent_dim: int,
+    hidden_units: tuple[int, ...],
+    architecture: str = "dense",
+    activation: str = "relu",
+    latent_activation: str | None = None,
+    name: str = "encoder",
+) -> keras.Model:
+    """Builds the encoder h = f(x) as a functional Keras model.
+
+    Args:
+        event_shape: tuple, the shape of one example x.
+        latent_dim: int, the size of the code h.
+        hidden_units: tuple of int, widths of the hidden Dense layers (dense) or
+            filters of the stride-2 Conv2D layers (conv).
+        architecture: str, ``"dense"`` or ``"conv"``. Defaults to ``"dense"``.
+        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        latent_activation: str or None, activation of the code layer (None: linear).
+        name: str, the model name. Defaults to ``"encoder"``.
+    """
+    check_architecture(architecture, event_shape)
+    inputs = keras.Input(shape=event_shape, name="x")
+    hidden = inputs
+    if architecture == "conv":
+        for index, filters in enumerate(hidden_units):
+            hidden = keras.layers.Conv2D(
+                filters, 3, strides=2, padding="same", activation=activation,
+                name=f"conv_{index}",
+            )(hidden)
+    hidden = keras.layers.Flatten(name="flatten")(hidden)
+    if architecture == "dense":
+        for index, units in enumerate(hidden_units):
+            hidden = keras.layers.Dense(units, activation=activation, name=f"dense_{index}")(hidden)
+    code = keras.layers.Dense(latent_dim, activation=latent_activation, name="code")(hidden)
+    return keras.Model(inputs, code, name=name)
+
+
+def build_decoder(
+    latent_dim: int,
+    event_shape: tuple,
+    hidden_units: tuple[int, ...],
+    params_per_value: int = 1,
+    architecture: str = "dense",
+    activation: str = "relu",
+    name: str = "decoder",
+) -> keras.Model:
+    """Builds the decoder g(h) as a functional Keras model, mirroring ``build_encoder``.
+
+    The output holds the parameters of p(x | h): shape ``event_shape`` with the last
+    axis multiplied by ``params_per_value`` (see ``tfae.likelihoods``). It is linear:
+    the likelihood head applies any link function (sigmoid, softplus).
+
+    Args:
+        latent_dim: int, the size of the code h.
+        event_shape: tuple, the shape of one example x.
+        hidden_units: tuple of int, as given to ``build_encoder`` (applied in reverse).
+        params_per_value: int, decoder outputs per data value. Defaults to 1.
+        architecture: str, ``"dense"`` or ``"conv"``. Defaults to ``"dense"``.
+        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        name: str, the model name. Defaults to ``"decoder"``.
+    """
+    check_architecture(architecture, event_shape)
+    output_shape = (*event_shape[:-1], event_shape[-1] * params_per_value)
+    inputs = keras.Input(shape=(latent_dim,), name="h")
+    hidden = inputs
+    if architecture == "dense":
+        for index, units in enumerate(reversed(hidden_units)):
+            hidden = keras.layers.Dense(units, activation=activation, name=f"dense_{index}")(hidden)
+        hidden = keras.layers.Dense(math.prod(output_shape), name="params")(hidden)
+        outputs = keras.layers.Reshape(output_shape, name="reshape")(hidden)
+    else:
+        bottom = _conv_bottom_shape(event_shape, hidden_units)
+        hidden = keras.layers.Dense(math.prod(bottom), activation=activation, name="dense")(hidden)
+        hidden = keras.layers.Reshape(bottom, name="reshape")(hidden)
+        for index, filters in enumerate(reversed(hidden_units)):
+            hidden = keras.layers.Conv2DTranspose(
+                filters, 3, strides=2, padding="same", activation=activation,
+                name=f"deconv_{index}",
+            )(hidden)
+        outputs = keras.layers.Conv2D(output_shape[-1], 3, padding="same", name="params")(hidden)
+    return keras.Model(inputs, outputs, name=name)
