@@ -1,0 +1,107 @@
+"""The `tfae` command: demo, train, evaluate, help, run folders written whole or not at all."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from tfae.cli import main
+
+SMALL = ["--epochs", "2", "--latent-dim", "4", "--hidden-units", "16", "--verbose", "0"]
+
+
+def _train(out, *extra):
+    return main(["train", "ae", "--out", str(out), *SMALL, *extra])
+
+
+def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    (run,) = tmp_path.iterdir()
+    assert {"model.keras", "metrics.json", "reconstructions.png", "run.json",
+            "history.json"} <= {path.name for path in run.iterdir()}
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    assert test["examples"] == 360
+    assert test["nll"] < test["pixel_mean_nll"]
+    assert str(run.resolve()) in capsys.readouterr().out
+
+
+def test_train_then_evaluate_reports_the_same_test_nll(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((out / "metrics.json").read_text())["test"]
+    assert printed["nll"] == pytest.approx(saved["nll"], rel=1e-6)
+    assert printed["pixel_mean_nll"] == pytest.approx(saved["pixel_mean_nll"], rel=1e-9)
+    assert main(["evaluate", str(out), "--split", "valid"]) == 0
+
+
+def test_the_same_seed_gives_the_same_run(tmp_path):
+    for name in ("a", "b"):
+        assert _train(tmp_path / name, "--seed", "3") == 0
+    a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("a", "b"))
+    assert a["test"]["nll"] == b["test"]["nll"]
+    assert json.loads((tmp_path / "a" / "history.json").read_text()) == json.loads(
+        (tmp_path / "b" / "history.json").read_text())
+
+
+def test_trains_on_an_npz_path_with_dynamic_binarization(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "data.npz"
+    np.savez(path, **{key: rng.uniform(size=(n, 36)).astype("float32")
+                      for key, n in (("train_data", 64), ("valid_data", 16), ("test_data", 16))})
+    out = tmp_path / "run"
+    assert _train(out, "--dataset", str(path), "--binarize", "dynamic") == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["dataset"] == str(path.resolve()) and config["event_shape"] == [36]
+
+
+def test_an_existing_run_folder_is_not_overwritten_without_asking(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert _train(out) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "keep.txt").read_text() == "mine"
+    assert _train(out, "--overwrite") == 0
+    assert not (out / "keep.txt").exists() and (out / "model.keras").exists()
+
+
+def test_a_failed_run_leaves_nothing_on_disk(tmp_path, monkeypatch):
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        _train(tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "ae", "--out", "x", "--dataset", "cifar"], "digits"),
+    (["evaluate", "nowhere"], "run.json"),
+])
+def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
+    assert main([arg.replace("x", str(tmp_path / "x")) if arg == "x" else arg
+                 for arg in argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["demo"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: tfae" in capsys.readouterr().out
+
+
+def test_the_console_entry_point_is_installed():
+    tfae = Path(sys.executable).parent / "tfae"
+    result = subprocess.run([str(tfae), "train", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "--dataset" in result.stdout
