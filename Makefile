@@ -18,10 +18,12 @@ demo: $(STAMP)
 	$(BIN)/tfae demo --out runs
 
 test: $(STAMP)
+	$(BIN)/ruff check tfae tests export benchmarks
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check tfae tests benchmarks
+	$(BIN)/ruff check tfae tests export benchmarks
+	$(BIN)/ruff format --check tfae tests export benchmarks
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -12,7 +12,8 @@ import tfae
 from tfae import likelihoods
 
 
-def test_training_lowers_the_loss_and_beats_the_pixel_mean_model(trained_autoencoder, binary_digits):
+def test_training_lowers_the_loss_and_beats_the_pixel_mean_model(
+        trained_autoencoder, binary_digits):
     model, history = trained_autoencoder
     losses = history.history["loss"]
     assert losses[-1] < 0.7 * losses[0]
@@ -39,7 +40,8 @@ def test_encode_decode_reconstruct_predict(trained_autoencoder, binary_digits):
     p_x_given_h = model.decode(h)
     assert p_x_given_h.batch_shape == (6,) and p_x_given_h.event_shape == (8, 8, 1)
     reconstruction = model.reconstruct(x).numpy()
-    assert reconstruction.shape == x.shape and 0 <= reconstruction.min() <= reconstruction.max() <= 1
+    assert reconstruction.shape == x.shape
+    assert 0 <= reconstruction.min() <= reconstruction.max() <= 1
     np.testing.assert_allclose(model.predict(x, verbose=0), reconstruction, atol=1e-6)
     np.testing.assert_allclose(model(x).numpy(), reconstruction, atol=1e-6)
 

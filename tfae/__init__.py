@@ -6,11 +6,12 @@ The package follows the lecture's table of contents:
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
+- ``tfae.export``: encoders and decoders as SavedModel and LiteRT files.
 """
 
-from tfae import datasets, likelihoods, metrics
+from tfae import datasets, export, likelihoods, metrics
 from tfae.models import Autoencoder
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "datasets", "likelihoods", "metrics", "__version__"]
+__all__ = ["Autoencoder", "datasets", "export", "likelihoods", "metrics", "__version__"]

@@ -1,7 +1,8 @@
-"""The ``tfae`` command: train, evaluate and demo.
+"""The ``tfae`` command: train, evaluate, export and demo.
 
     tfae train ae --dataset digits --epochs 50 --out runs/ae-digits
     tfae evaluate runs/ae-digits
+    tfae export runs/ae-digits --part decoder --format tflite
     tfae demo --out runs
 """
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
-        prog="tfae", description="Autoencoders of the lecture: train, evaluate, demo.")
+        prog="tfae", description="Autoencoders of the lecture: train, evaluate, export, demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and write its run folder",
@@ -90,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
                           help="split to score (default: %(default)s)")
     evaluate.add_argument("--data-dir", default=None,
                           help="tensorflow-datasets folder, if it moved since training")
+
+    export = commands.add_parser(
+        "export", help="write a run's encoder or decoder as LiteRT or SavedModel",
+        description="Export one part of a trained run for deployment (see export/README.md).")
+    export.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
+    export.add_argument("--part", choices=("encoder", "decoder", "autoencoder"),
+                        default="decoder", help="what to export (default: %(default)s)")
+    export.add_argument("--format", choices=("tflite", "saved_model"), default="tflite",
+                        help="LiteRT flatbuffer or TensorFlow SavedModel (default: %(default)s)")
+    export.add_argument("--out", type=Path, default=None,
+                        help="file or folder to write (default: RUN_DIR/PART.tflite or "
+                             "RUN_DIR/PART_savedmodel)")
+    export.add_argument("--optimize", action="store_true",
+                        help="LiteRT only: 8-bit dynamic-range quantisation of the weights")
 
     demo = commands.add_parser(
         "demo", help="train and evaluate an autoencoder on the embedded digits",
@@ -136,6 +151,28 @@ def run_evaluate(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    import keras
+
+    from tfae import export
+
+    model_path = args.run_dir / "model.keras"
+    if not model_path.is_file():
+        raise ValueError(f"{args.run_dir} holds no model.keras; pass the --out folder of "
+                         "`tfae train`.")
+    model = keras.models.load_model(model_path)
+    if args.format == "tflite":
+        out = export.tflite(model, args.out or args.run_dir / f"{args.part}.tflite",
+                            part=args.part, optimize=args.optimize)
+    else:
+        if args.optimize:
+            raise ValueError("--optimize applies to --format tflite only.")
+        out = export.saved_model(model, args.out or args.run_dir / f"{args.part}_savedmodel",
+                                 part=args.part)
+    print(f"{args.part} ({export.signature_name(args.part)}) written to {out}")
+    return 0
+
+
 def run_demo(args) -> int:
     from tfae import runs
 
@@ -153,7 +190,7 @@ def run_demo(args) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "demo": run_demo}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "export": run_export, "demo": run_demo}
 
 
 def main(argv=None) -> int:

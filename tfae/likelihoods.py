@@ -178,7 +178,8 @@ def get(identifier) -> Likelihood:
     if isinstance(identifier, dict):
         return keras.saving.deserialize_keras_object(identifier)
     raise TypeError(
-        f"likelihood must be a name, a config dict or a Likelihood, got {type(identifier).__name__}."
+        "likelihood must be a name, a config dict or a Likelihood, "
+        f"got {type(identifier).__name__}."
     )
 
 

@@ -23,7 +23,9 @@ def as_images(x) -> np.ndarray:
         return x.reshape(-1, *shape)
     if x.ndim == 3:
         return x
-    raise ValueError(f"cannot show arrays of shape {x.shape} as images; pass (N, H, W[, 1]) or (N, D).")
+    raise ValueError(
+        f"cannot show arrays of shape {x.shape} as images; pass (N, H, W[, 1]) or (N, D)."
+    )
 
 
 def image_rows(rows: dict, path=None, max_images: int = 10):
@@ -44,7 +46,7 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
     figure, axes = plt.subplots(
         len(images), columns, figsize=(1.2 * columns, 1.3 * len(images)), squeeze=False
     )
-    for axes_row, (title, row) in zip(axes, images.items()):
+    for axes_row, (title, row) in zip(axes, images.items(), strict=True):
         for column, axis in enumerate(axes_row):
             axis.set_axis_off()
             if column < len(row):

@@ -66,7 +66,8 @@ class UnsupervisedModel(keras.Model):
 
     def _checked_if_array(self, x, name: str):
         # Only data already in memory can be checked without consuming it.
-        if isinstance(x, (np.ndarray, list)) or (isinstance(x, tf.Tensor) and tf.executing_eagerly()):
+        eager_tensor = isinstance(x, tf.Tensor) and tf.executing_eagerly()
+        if isinstance(x, (np.ndarray, list)) or eager_tensor:
             return self.check_inputs(x, name)
         return x
 

@@ -48,7 +48,8 @@ def _conv_bottom_shape(event_shape: tuple, filters: tuple[int, ...]) -> tuple[in
     if height % factor or width % factor:
         raise ValueError(
             f"architecture='conv' with {len(filters)} stride-2 layers needs height and width "
-            f"divisible by {factor}, got {height}x{width}; use fewer hidden_units or pad the images."
+            f"divisible by {factor}, got {height}x{width}; use fewer hidden_units or pad the "
+            "images."
         )
     return height // factor, width // factor, filters[-1] if filters else event_shape[-1]
 

@@ -1,0 +1,137 @@
+"""Deployment: encoders and decoders as TensorFlow SavedModels and LiteRT (.tflite) files.
+
+A phone needs neither Keras nor TFP: it needs a function from tensors to tensors.
+Each exported part has one signature:
+
+- ``"encoder"``: ``encode(x) -> {"h": f(x)}``
+- ``"decoder"``: ``decode(h) -> {"mean": E[x | h], "params": g(h)}``, the mean of
+  p(x | h) (an image) and the raw decoder outputs (logits, or loc and scale), so
+  that an app can draw or sample without TFP.
+- ``"autoencoder"``: ``reconstruct(x) -> {"mean": g(f(x))}``
+
+Files are written in a temporary sibling and renamed into place, so an export
+that fails leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+#: The part of a model that can be exported -> the name of its one signature.
+SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct"}
+
+
+
+def _check_model_and_part(model, part: str) -> None:
+    if part not in SIGNATURES:
+        raise ValueError(f"Unknown part {part!r}; choose one of {tuple(SIGNATURES)}.")
+    if not all(hasattr(model, name) for name in ("encoder", "decoder", "latent_dim")):
+        raise TypeError(
+            f"export needs a tfae model with an encoder and a decoder (e.g. tfae.Autoencoder), "
+            f"got {type(model).__name__}."
+        )
+
+
+def signature_name(part: str) -> str:
+    """The name of the signature an exported ``part`` serves (``encode``, ``decode``...)."""
+    return SIGNATURES[part]
+
+
+def _endpoint(model, part: str):
+    """Returns the part's function of tensors and its input signature."""
+    dtype = tf.as_dtype(model.compute_dtype)
+    if part == "decoder":
+        def decode(h):
+            params = model.decoder(h)
+            return {"mean": model.likelihood.distribution(params).mean(), "params": params}
+        return decode, tf.TensorSpec([None, model.latent_dim], dtype, name="h")
+    x_spec = tf.TensorSpec([None, *model.event_shape], dtype, name="x")
+    if part == "encoder":
+        return (lambda x: {"h": model.encoder(x)}), x_spec
+    return (lambda x: {"mean": model.reconstruct(x)}), x_spec
+
+
+def _write_saved_model(model, part: str, directory: Path) -> None:
+    function, spec = _endpoint(model, part)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(signature_name(part), function, input_signature=[spec])
+    archive.write_out(str(directory), verbose=False)
+
+
+def _replace(staged: Path, path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    os.replace(staged, path)
+
+
+def saved_model(model, path, part: str = "decoder") -> Path:
+    """Writes one part of ``model`` as a TensorFlow SavedModel folder.
+
+    Args:
+        model: a trained ``tfae.Autoencoder`` (any tfae model with encoder/decoder).
+        path: str or Path, the SavedModel folder to write (replaced if it exists).
+        part: str, ``"encoder"``, ``"decoder"`` or ``"autoencoder"``.
+            Defaults to ``"decoder"``.
+
+    Returns:
+        The folder written. Load it with ``tf.saved_model.load(path)`` and call
+        ``.signatures[signature_name(part)]``.
+
+    Example:
+    >>> tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
+    """
+    _check_model_and_part(model, part)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+    try:
+        _write_saved_model(model, part, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _replace(staging, path)
+    return path
+
+
+def tflite(model, path, part: str = "decoder", optimize: bool = False) -> Path:
+    """Writes one part of ``model`` as a LiteRT flatbuffer (``.tflite``).
+
+    The conversion goes through a temporary SavedModel. Run the file with
+    ``ai_edge_litert.interpreter.Interpreter(model_path=path)
+    .get_signature_runner(signature_name(part))``.
+
+    Args:
+        model: a trained ``tfae.Autoencoder``.
+        path: str or Path, the ``.tflite`` file to write (replaced if it exists).
+        part: str, ``"encoder"``, ``"decoder"`` or ``"autoencoder"``.
+            Defaults to ``"decoder"``.
+        optimize: bool, apply LiteRT's default optimisation (dynamic-range
+            quantisation of the weights to 8 bits: about 4x smaller, outputs
+            no longer identical). Defaults to False.
+
+    Returns:
+        The file written.
+    """
+    _check_model_and_part(model, part)
+    path = Path(path)
+    if path.suffix != ".tflite":
+        raise ValueError(f"LiteRT files end in .tflite, got {path.name!r}; rename the output.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.partial-") as scratch:
+        saved = Path(scratch) / "saved_model"
+        _write_saved_model(model, part, saved)
+        converter = tf.lite.TFLiteConverter.from_saved_model(
+            str(saved), signature_keys=[signature_name(part)])
+        if optimize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        staged = Path(scratch) / path.name
+        staged.write_bytes(converter.convert())
+        os.replace(staged, path)
+    return path
