@@ -3,15 +3,26 @@
 The package follows the lecture's table of contents:
 
 - ``tfae.Autoencoder``: the vanilla autoencoder h = f(x), r = g(h).
+- ``tfae.DenoisingAutoencoder``: trained on corrupted x~ ~ C(x~|x); samples by a Markov chain.
+- ``tfae.corruption``: the corruption processes C(x~ | x).
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
 - ``tfae.export``: encoders and decoders as SavedModel and LiteRT files.
 """
 
-from tfae import datasets, export, likelihoods, metrics
-from tfae.models import Autoencoder
+from tfae import corruption, datasets, export, likelihoods, metrics
+from tfae.models import Autoencoder, DenoisingAutoencoder
 
 __version__ = "0.1.0"
 
-__all__ = ["Autoencoder", "datasets", "export", "likelihoods", "metrics", "__version__"]
+__all__ = [
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "corruption",
+    "datasets",
+    "export",
+    "likelihoods",
+    "metrics",
+    "__version__",
+]

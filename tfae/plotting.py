@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
-
-matplotlib.use("Agg")  # files, not windows: works on headless machines and in CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def as_images(x) -> np.ndarray:
@@ -37,15 +34,16 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
         max_images: int, the number of columns. Defaults to 10.
 
     Returns:
-        The matplotlib Figure (closed after saving when ``path`` is given).
+        The matplotlib Figure.
     """
     if not rows:
         raise ValueError("rows is empty; pass e.g. {'original': x, 'reconstructed': r}.")
     images = {title: as_images(array)[:max_images] for title, array in rows.items()}
     columns = max(len(row) for row in images.values())
-    figure, axes = plt.subplots(
-        len(images), columns, figsize=(1.2 * columns, 1.3 * len(images)), squeeze=False
-    )
+    # A bare Figure, not pyplot: saving needs no display, and importing tfae leaves the
+    # notebook's matplotlib backend alone. Jupyter shows a returned Figure as is.
+    figure = Figure(figsize=(1.2 * columns, 1.3 * len(images)))
+    axes = figure.subplots(len(images), columns, squeeze=False)
     for axes_row, (title, row) in zip(axes, images.items(), strict=True):
         for column, axis in enumerate(axes_row):
             axis.set_axis_off()
@@ -55,5 +53,4 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
-        plt.close(figure)
     return figure

@@ -2,5 +2,6 @@
 
 from tfae.models.autoencoder import Autoencoder
 from tfae.models.base import UnsupervisedModel
+from tfae.models.denoising_autoencoder import DenoisingAutoencoder
 
-__all__ = ["Autoencoder", "UnsupervisedModel"]
+__all__ = ["Autoencoder", "DenoisingAutoencoder", "UnsupervisedModel"]

@@ -1,0 +1,222 @@
+"""Corruption processes C(x~ | x) of the denoising autoencoder.
+
+Each process is both a plain function of a tensor and a stateless seed (shape [2]
+integers, so the same seed always gives the same corruption, inside or outside a
+``tf.function``), and a Keras layer that corrupts in training only, like
+``keras.layers.GaussianNoise``:
+
+- ``gaussian_noise`` / ``GaussianNoise(stddev)``: x~ = x + stddev * eps, eps ~ N(0, I).
+- ``salt_and_pepper`` / ``SaltAndPepper(rate)``: for binary x, each value is replaced
+  with probability ``rate`` by a fair coin flip (so set to 0 or 1 at random).
+- ``masking_noise`` / ``MaskingNoise(rate)``: each value is set to 0 with
+  probability ``rate``.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfae import _checks
+
+
+def check_rate(rate, name: str = "rate") -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {rate!r}.")
+    return float(rate)
+
+
+def _check_stddev(stddev) -> float:
+    if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or not (
+        np.isfinite(stddev) and stddev >= 0
+    ):
+        raise ValueError(f"stddev must be a finite number >= 0, got {stddev!r}.")
+    return float(stddev)
+
+
+def as_seed(seed) -> tf.Tensor:
+    """Returns a stateless seed (int32 tensor of shape [2]) from an int or a seed tensor."""
+    if seed is None:
+        raise ValueError("a seed is required for a reproducible corruption; pass an int.")
+    if isinstance(seed, (int, np.integer)):
+        return tf.constant([int(seed), 0], tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape != (2,):
+        raise ValueError(f"a stateless seed has shape [2], got {seed.shape}; pass an int.")
+    return tf.cast(seed, tf.int32)
+
+
+def _check_binary_if_eager(x) -> None:
+    if isinstance(x, np.ndarray) or tf.executing_eagerly():
+        values = np.asarray(x)
+        if not np.isin(values, (0.0, 1.0)).all():
+            raise ValueError(
+                "salt-and-pepper noise corrupts binary data (values 0 and 1) only; binarize x "
+                "first (tfae.datasets.load(..., binarize='threshold')) or use GaussianNoise "
+                "or MaskingNoise."
+            )
+
+
+def gaussian_noise(x, stddev: float, seed) -> tf.Tensor:
+    """Returns x~ = x + stddev * eps, eps ~ N(0, I)."""
+    stddev = _check_stddev(stddev)
+    x = tf.convert_to_tensor(x, tf.float32) if isinstance(x, np.ndarray) else x
+    noise = tf.random.stateless_normal(tf.shape(x), as_seed(seed), dtype=x.dtype)
+    return x + stddev * noise
+
+
+def salt_and_pepper(x, rate: float, seed) -> tf.Tensor:
+    """Returns binary x with each value replaced, with probability ``rate``, by a coin flip."""
+    rate = check_rate(rate)
+    _check_binary_if_eager(x)
+    x = tf.convert_to_tensor(x, tf.float32) if isinstance(x, np.ndarray) else x
+    replace_seed, coin_seed = tf.unstack(tf.random.experimental.stateless_split(as_seed(seed)))
+    replaced = tf.random.stateless_uniform(tf.shape(x), replace_seed) < rate
+    coins = tf.cast(tf.random.stateless_uniform(tf.shape(x), coin_seed) < 0.5, x.dtype)
+    return tf.where(replaced, coins, x)
+
+
+def masking_noise(x, rate: float, seed) -> tf.Tensor:
+    """Returns x with each value set to 0 with probability ``rate``."""
+    rate = check_rate(rate)
+    x = tf.convert_to_tensor(x, tf.float32) if isinstance(x, np.ndarray) else x
+    dropped = tf.random.stateless_uniform(tf.shape(x), as_seed(seed)) < rate
+    return tf.where(dropped, tf.zeros_like(x), x)
+
+
+class Corruption(keras.layers.Layer):
+    """Base class of corruption layers: ``corrupt(x, seed)`` always corrupts;
+    ``call(x, training)`` corrupts in training only (identity at inference), drawing
+    its seeds from a ``keras.random.SeedGenerator``.
+
+    Args:
+        seed: int or None, seeds the layer's generator. Defaults to None.
+        **kwargs: passed to ``keras.layers.Layer``.
+    """
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.supports_masking = True
+
+    def corrupt(self, x, seed) -> tf.Tensor:
+        """Returns one draw of x~ ~ C(x~ | x) for a stateless seed (int or [2] tensor)."""
+        raise NotImplementedError
+
+    def check_data(self, x: np.ndarray, name: str = "x") -> None:
+        """Raises ValueError if this process cannot corrupt ``x``."""
+        _checks.check_finite(np.asarray(x, np.float32), name)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        return self.corrupt(inputs, seed)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class GaussianNoise(Corruption):
+    """Additive Gaussian noise C(x~ | x) = N(x~; x, stddev^2 I), for continuous data.
+
+    Args:
+        stddev: float >= 0, the noise standard deviation.
+        seed: int or None. Defaults to None.
+
+    Example:
+    >>> GaussianNoise(0.3).corrupt(tf.zeros([2, 3]), seed=0).shape
+    TensorShape([2, 3])
+    """
+
+    def __init__(self, stddev: float, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.stddev = _check_stddev(stddev)
+
+    def corrupt(self, x, seed):
+        return gaussian_noise(x, self.stddev, seed)
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class SaltAndPepper(Corruption):
+    """Salt-and-pepper noise for binary data: each value, with probability ``rate``,
+    is replaced by 0 or 1 with equal probability (Vincent et al., 2010).
+
+    Args:
+        rate: float in [0, 1], the probability that a value is replaced.
+        seed: int or None. Defaults to None.
+
+    Example:
+    >>> SaltAndPepper(0.2).corrupt(tf.ones([2, 5]), seed=0).shape
+    TensorShape([2, 5])
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = check_rate(rate)
+
+    def corrupt(self, x, seed):
+        return salt_and_pepper(x, self.rate, seed)
+
+    def check_data(self, x, name="x"):
+        super().check_data(x, name)
+        _check_binary_if_eager(np.asarray(x))
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class MaskingNoise(Corruption):
+    """Masking noise: each value is set to 0 with probability ``rate``.
+
+    Args:
+        rate: float in [0, 1], the probability that a value is zeroed.
+        seed: int or None. Defaults to None.
+
+    Example:
+    >>> MaskingNoise(0.5).corrupt(tf.ones([2, 5]), seed=0).shape
+    TensorShape([2, 5])
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.rate = check_rate(rate)
+
+    def corrupt(self, x, seed):
+        return masking_noise(x, self.rate, seed)
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+_BY_NAME = {"gaussian": GaussianNoise, "salt_and_pepper": SaltAndPepper, "masking": MaskingNoise}
+
+
+def get(identifier) -> Corruption:
+    """Returns a corruption layer from a layer, a Keras config dict, or ``(name, level)``.
+
+    Example: ``get(("salt_and_pepper", 0.2))``, ``get(SaltAndPepper(0.2))``.
+    """
+    if isinstance(identifier, Corruption):
+        return identifier
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    if isinstance(identifier, (tuple, list)) and len(identifier) == 2:
+        name, level = identifier
+        if name not in _BY_NAME:
+            raise ValueError(f"Unknown corruption {name!r}; choose one of {sorted(_BY_NAME)}.")
+        return _BY_NAME[name](level)
+    raise TypeError(
+        "corruption must be a tfae.corruption layer (e.g. SaltAndPepper(0.2)), a config dict, "
+        f"or a (name, level) pair such as ('salt_and_pepper', 0.2); got {identifier!r}."
+    )

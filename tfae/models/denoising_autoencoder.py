@@ -1,0 +1,207 @@
+"""The denoising autoencoder, and the Markov chain that makes it a generative model."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfae import _checks, likelihoods
+from tfae import corruption as corruption_lib
+from tfae.models.autoencoder import Autoencoder
+
+
+@keras.saving.register_keras_serializable(package="tfae")
+class DenoisingAutoencoder(Autoencoder):
+    """An autoencoder trained to undo a corruption process C(x~ | x).
+
+    Training draws x~ ~ C(x~ | x) and minimises the denoising loss
+
+        L = -log p(x | h = f(x~)),
+
+    so that P_theta(X | X~) estimates the data given its corrupted version.
+    Bengio et al. (2013) show that alternating
+
+        X_t ~ P_theta(X | X~_{t-1}),    X~_t ~ C(X~ | X_t)
+
+    is a Markov chain whose stationary distribution estimates the data
+    distribution (``sample_chain``). Walkback training (their Algorithm 2) also
+    trains on corrupted points that the chain itself visits: from x~, sample
+    x* ~ P_theta(X | x~), corrupt it again and add -log p(x | f(C(x*))) for the
+    original x; each further step is taken with probability
+    ``walkback_probability``, at most ``walkback_steps`` times. The reported
+    ``loss`` is the optimised objective (the denoising term plus the walkback
+    terms); ``denoising`` and ``walkback`` are reported on their own.
+
+    The encoder, decoder and likelihood are those of ``tfae.Autoencoder``; unlike
+    the plain autoencoder, the code may be wider than x (the noise, not the
+    bottleneck, stops the identity map from being learned).
+
+    Args:
+        input_shape: tuple of int, the shape of one example.
+        latent_dim: int, the size of the code h.
+        corruption: a ``tfae.corruption`` layer (``SaltAndPepper(0.2)``,
+            ``MaskingNoise(0.3)``, ``GaussianNoise(0.5)``), its Keras config, or a
+            ``(name, level)`` pair such as ``("salt_and_pepper", 0.2)``.
+            Defaults to ``("salt_and_pepper", 0.2)``, which suits binary data.
+        walkback_steps: int >= 0, the most extra walkback terms per example.
+            Defaults to 0 (plain denoising training).
+        walkback_probability: float in [0, 1], the probability of taking each
+            further walkback step (the paper's p). Defaults to 0.5.
+        seed: int or None, seeds the corruption and walkback draws made during
+            training. Defaults to None.
+        **kwargs: the other arguments of ``tfae.Autoencoder`` (``hidden_units``,
+            ``likelihood``, ``architecture``, ``activation``,
+            ``latent_activation``) and of ``keras.Model``.
+
+    Example:
+    >>> x = tfae.datasets.load("digits", binarize="threshold")
+    >>> dae = tfae.DenoisingAutoencoder((8, 8, 1), 32, corruption=("salt_and_pepper", 0.2))
+    >>> dae.compile(optimizer="adam")
+    >>> _ = dae.fit(x, epochs=2, verbose=0)
+    >>> dae.sample_chain(num_chains=4, num_steps=10, seed=0).shape
+    TensorShape([10, 4, 8, 8, 1])
+
+    References:
+        Vincent et al., "Extracting and composing robust features with denoising
+        autoencoders", ICML 2008. Bengio, Yao, Alain, Vincent, "Generalized
+        Denoising Auto-Encoders as Generative Models", NIPS 2013.
+    """
+
+    loss_term_names = ("loss", "denoising", "walkback")
+
+    def __init__(
+        self,
+        input_shape,
+        latent_dim: int,
+        corruption=("salt_and_pepper", 0.2),
+        walkback_steps: int = 0,
+        walkback_probability: float = 0.5,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(input_shape, latent_dim, **kwargs)
+        self.corruption = corruption_lib.get(corruption)
+        self.walkback_steps = _checks.check_positive_int(walkback_steps, "walkback_steps", 0)
+        self.walkback_probability = corruption_lib.check_rate(
+            walkback_probability, "walkback_probability")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _check_bottleneck(self) -> None:
+        """A denoising autoencoder may be overcomplete: the noise prevents the identity."""
+
+    def check_inputs(self, x, name: str = "x") -> np.ndarray:
+        array = super().check_inputs(x, name)
+        self.corruption.check_data(array, name)
+        return array
+
+    # ------------------------------------------------------------------ training
+
+    def _next_seed(self) -> tf.Tensor:
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
+    def loss_terms(self, x, training=False):
+        seed = self._next_seed()
+        x_tilde = self.corruption.corrupt(x, tf.random.experimental.stateless_fold_in(seed, 0))
+        denoising = -self._p_x_given_code(x_tilde, training).log_prob(x)
+        walkback = tf.zeros_like(denoising)
+        still_walking = tf.ones_like(denoising)
+        for step in range(1, self.walkback_steps + 1):
+            step_seed = tf.random.experimental.stateless_fold_in(seed, step)
+            sample_seed, corrupt_seed, continue_seed = tf.unstack(
+                tf.random.experimental.stateless_split(step_seed, 3))
+            # x* ~ P(X | x~): a point the chain visits; no gradient flows through a sample.
+            x_star = tf.stop_gradient(
+                self._p_x_given_code(x_tilde, training).sample(seed=sample_seed))
+            x_tilde = self.corruption.corrupt(x_star, corrupt_seed)
+            keep_going = tf.random.stateless_uniform(tf.shape(denoising), continue_seed)
+            still_walking *= tf.cast(keep_going < self.walkback_probability, denoising.dtype)
+            walkback += still_walking * -self._p_x_given_code(x_tilde, training).log_prob(x)
+        return {"loss": denoising + walkback, "denoising": denoising, "walkback": walkback}
+
+    # ------------------------------------------------------------------ denoising
+
+    def corrupt(self, x, seed=0):
+        """Returns one draw of x~ ~ C(x~ | x) (after checking x)."""
+        return self.corruption.corrupt(self._traced_input(self._checked_if_array(x, "x")), seed)
+
+    def denoise(self, x_noisy):
+        """Returns E[x | x~] = g(f(x~)), the mean reconstruction of corrupted input."""
+        return self.reconstruct(x_noisy)
+
+    def denoising_loss(self, x, seed=0):
+        """Returns -log p(x | f(x~)) per example for one seeded corruption x~ of x."""
+        x = self._traced_input(self._checked_if_array(x, "x"))
+        return -self._p_x_given_code(self.corruption.corrupt(x, seed)).log_prob(x)
+
+    # ------------------------------------------------------------------ the Markov chain
+
+    def sample_chain(self, num_chains=None, num_steps: int = 100, x0=None, seed=0,
+                     return_all: bool = True, return_means: bool = False):
+        """Runs X_t ~ P(X | X~_{t-1}), X~_t ~ C(X~ | X_t) in one compiled loop.
+
+        Args:
+            num_chains: int or None, chains started from noise (uniform coin
+                flips for a Bernoulli likelihood, N(0, I) otherwise). Give this
+                or ``x0``.
+            num_steps: int >= 1, the number of steps t = 1..T.
+            x0: array (chains, *example shape) or None, the starting points X_0.
+            seed: int or stateless [2] seed; the same seed gives the same chain.
+            return_all: bool, return every step (T, chains, ...) rather than the
+                last state (chains, ...). Defaults to True.
+            return_means: bool, return E[X | X~_{t-1}] instead of the samples X_t
+                (smoother pictures; the chain itself still runs on samples).
+                Defaults to False.
+
+        Returns:
+            A float tensor of shape (num_steps, chains, *example shape), or
+            (chains, *example shape) when ``return_all=False``.
+        """
+        num_steps = _checks.check_positive_int(num_steps, "num_steps")
+        seed = corruption_lib.as_seed(seed)
+        if (num_chains is None) == (x0 is None):
+            raise ValueError("pass either num_chains (start from noise) or x0 (start points).")
+        if x0 is None:
+            num_chains = _checks.check_positive_int(num_chains, "num_chains")
+            x0 = self._noise(num_chains, tf.random.experimental.stateless_fold_in(seed, -1))
+        else:
+            x0 = tf.convert_to_tensor(self.check_inputs(x0, "x0"), self.compute_dtype)
+        samples, means = self._run_chain(x0, tf.constant(num_steps), seed)
+        chain = means if return_means else samples
+        return chain if return_all else chain[-1]
+
+    def _noise(self, num_chains: int, seed) -> tf.Tensor:
+        shape = (num_chains, *self.event_shape)
+        if isinstance(self.likelihood, likelihoods.Bernoulli):
+            coins = tf.random.stateless_uniform(shape, seed) < 0.5
+            return tf.cast(coins, self.compute_dtype)
+        return tf.random.stateless_normal(shape, seed, dtype=self.compute_dtype)
+
+    @tf.function(reduce_retracing=True)
+    def _run_chain(self, x0, num_steps, seed):
+        samples = tf.TensorArray(x0.dtype, size=num_steps)
+        means = tf.TensorArray(x0.dtype, size=num_steps)
+
+        def step(t, x, samples, means):
+            step_seed = tf.random.experimental.stateless_fold_in(seed, t)
+            corrupt_seed, sample_seed = tf.unstack(
+                tf.random.experimental.stateless_split(step_seed))
+            p_x = self._p_x_given_code(self.corruption.corrupt(x, corrupt_seed))
+            x_next = tf.cast(p_x.sample(seed=sample_seed), x.dtype)
+            return t + 1, x_next, samples.write(t, x_next), means.write(t, p_x.mean())
+
+        _, _, samples, means = tf.while_loop(
+            lambda t, *_: t < num_steps, step, (tf.constant(0), x0, samples, means))
+        return samples.stack(), means.stack()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            corruption=keras.saving.serialize_keras_object(self.corruption),
+            walkback_steps=self.walkback_steps,
+            walkback_probability=self.walkback_probability,
+            seed=self.seed,
+        )
+        return config
+
