@@ -14,8 +14,8 @@ from tfae.cli import main
 SMALL = ["--epochs", "2", "--latent-dim", "4", "--hidden-units", "16", "--verbose", "0"]
 
 
-def _train(out, *extra):
-    return main(["train", "ae", "--out", str(out), *SMALL, *extra])
+def _train(out, *extra, model="ae"):
+    return main(["train", model, "--out", str(out), *SMALL, *extra])
 
 
 def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys):
@@ -25,7 +25,7 @@ def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys
             "history.json"} <= {path.name for path in run.iterdir()}
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["examples"] == 360
-    assert test["nll"] < test["pixel_mean_nll"]
+    assert test["loss"] < test["pixel_mean_nll"]
     assert str(run.resolve()) in capsys.readouterr().out
 
 
@@ -36,7 +36,7 @@ def test_train_then_evaluate_reports_the_same_test_nll(tmp_path, capsys):
     assert main(["evaluate", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
     saved = json.loads((out / "metrics.json").read_text())["test"]
-    assert printed["nll"] == pytest.approx(saved["nll"], rel=1e-6)
+    assert printed["loss"] == pytest.approx(saved["loss"], rel=1e-6)
     assert printed["pixel_mean_nll"] == pytest.approx(saved["pixel_mean_nll"], rel=1e-9)
     assert main(["evaluate", str(out), "--split", "valid"]) == 0
 
@@ -45,7 +45,7 @@ def test_the_same_seed_gives_the_same_run(tmp_path):
     for name in ("a", "b"):
         assert _train(tmp_path / name, "--seed", "3") == 0
     a, b = (json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("a", "b"))
-    assert a["test"]["nll"] == b["test"]["nll"]
+    assert a["test"]["loss"] == b["test"]["loss"]
     assert json.loads((tmp_path / "a" / "history.json").read_text()) == json.loads(
         (tmp_path / "b" / "history.json").read_text())
 
@@ -92,7 +92,30 @@ def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["demo"]])
+def test_train_a_denoising_autoencoder_and_sample_its_chain(tmp_path, capsys):
+    out = tmp_path / "dae"
+    assert _train(out, "--walkback-steps", "1", "--noise-level", "0.3", model="dae") == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["model_args"]["corruption"] == ["salt_and_pepper", 0.3]
+    test = json.loads((out / "metrics.json").read_text())["test"]
+    assert {"loss", "denoising", "walkback"} <= set(test)
+    assert main(["sample", str(out), "--num", "6", "--steps", "5", "--seed", "2"]) == 0
+    samples = np.load(out / "samples.npy")
+    assert samples.shape == (6, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
+    assert (out / "samples.png").stat().st_size > 0
+    assert main(["sample", str(out), "--num", "6", "--steps", "5", "--seed", "2",
+                 "--out", str(tmp_path / "again.png")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
+
+
+def test_sampling_a_vanilla_autoencoder_is_refused(tmp_path, capsys):
+    assert _train(tmp_path / "ae") == 0
+    assert main(["sample", str(tmp_path / "ae")]) == 2
+    assert "not a generative model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["train", "ae"], ["train", "dae"],
+                                     ["evaluate"], ["sample"], ["export"], ["demo"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -102,6 +125,6 @@ def test_every_command_has_help(command, capsys):
 
 def test_the_console_entry_point_is_installed():
     tfae = Path(sys.executable).parent / "tfae"
-    result = subprocess.run([str(tfae), "train", "--help"], capture_output=True, text=True,
+    result = subprocess.run([str(tfae), "train", "ae", "--help"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "--dataset" in result.stdout

@@ -53,3 +53,14 @@ def test_pixel_mean_nll_is_laplace_smoothed_bernoulli():
     assert metrics.pixel_mean_nll(train, test)[0] == pytest.approx(expected)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         metrics.pixel_mean_nll(train, test * 3)
+
+
+def test_nearest_neighbours_match_brute_force():
+    rng = np.random.default_rng(2)
+    data = (rng.uniform(size=(37, 12)) < 0.5).astype("float32")
+    queries = np.concatenate([data[[5, 30]], (rng.uniform(size=(9, 12)) < 0.5)]).astype("float32")
+    indices, distances = metrics.nearest_neighbours(queries, data, batch_size=8)
+    squared = ((queries[:, None] - data[None]) ** 2).sum(-1)
+    np.testing.assert_allclose(distances, squared.min(axis=1), atol=1e-9)
+    assert indices[0] == 5 and indices[1] == 30 and distances[0] == 0
+    np.testing.assert_array_equal(squared[np.arange(len(queries)), indices], squared.min(axis=1))

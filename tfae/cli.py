@@ -1,6 +1,8 @@
-"""The ``tfae`` command: train, evaluate, export and demo.
+"""The ``tfae`` command: train, evaluate, sample, export and demo.
 
     tfae train ae --dataset digits --epochs 50 --out runs/ae-digits
+    tfae train dae --corruption salt_and_pepper --noise-level 0.2 --out runs/dae-digits
+    tfae sample runs/dae-digits --num 20 --steps 200
     tfae evaluate runs/ae-digits
     tfae export runs/ae-digits --part decoder --format tflite
     tfae demo --out runs
@@ -10,13 +12,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
-
-# TensorFlow's C++ start-up chatter hides the progress bars; keep warnings and errors.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _hidden_units(text: str) -> tuple[int, ...]:
@@ -33,32 +31,24 @@ def _verbose(text: str):
     return text if text == "auto" else int(text)
 
 
-def _add_train_arguments(parser: argparse.ArgumentParser, defaults) -> None:
+def _add_run_arguments(parser: argparse.ArgumentParser, defaults) -> None:
+    """Arguments every trained model shares: data, optimisation, seed, output."""
+    parser.add_argument("--out", required=True, type=Path, help="run folder to write")
     parser.add_argument("--dataset", default=defaults.dataset,
                         help="digits (embedded), mnist, fashion_mnist, binarized_mnist, or a .npz "
                              "path with train_data/valid_data/test_data (default: %(default)s)")
     parser.add_argument("--data-dir", default=None,
                         help="tensorflow-datasets folder holding prepared datasets")
+    parser.add_argument("--binarize", choices=("none", "threshold", "stochastic", "dynamic"),
+                        default=defaults.binarize,
+                        help="binarization of the data; dynamic redraws it every epoch "
+                             "(default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs,
                         help="maximum number of epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
                         help="Adam step size (default: %(default)s)")
-    parser.add_argument("--latent-dim", type=int, default=defaults.latent_dim,
-                        help="size of the code h (default: %(default)s)")
-    parser.add_argument("--hidden-units", type=_hidden_units, default=None,
-                        help="comma-separated hidden widths (dense) or filters (conv), "
-                             "e.g. 256,128 (default: the model's)")
-    parser.add_argument("--architecture", choices=("dense", "conv"), default=defaults.architecture,
-                        help="encoder/decoder networks (default: %(default)s)")
-    parser.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
-                        default=defaults.likelihood,
-                        help="decoder likelihood p(x|h) (default: %(default)s)")
-    parser.add_argument("--binarize", choices=("none", "threshold", "stochastic", "dynamic"),
-                        default=defaults.binarize,
-                        help="binarization of the data; dynamic redraws it every epoch "
-                             "(default: %(default)s)")
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="early-stopping patience on the validation loss, in epochs; "
                              "0 trains all epochs (default: %(default)s)")
@@ -70,19 +60,71 @@ def _add_train_arguments(parser: argparse.ArgumentParser, defaults) -> None:
                         help="replace the output folder if it already holds a run")
 
 
+def _add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """The encoder/decoder arguments of tfae.Autoencoder and the models built on it."""
+    group = parser.add_argument_group("autoencoder")
+    group.add_argument("--latent-dim", type=int, default=16,
+                       help="size of the code h (default: %(default)s)")
+    group.add_argument("--hidden-units", type=_hidden_units, default=None,
+                       help="comma-separated hidden widths (dense) or filters (conv), "
+                            "e.g. 256,128 (default: the model's)")
+    group.add_argument("--architecture", choices=("dense", "conv"), default="dense",
+                       help="encoder/decoder networks (default: %(default)s)")
+    group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
+                       help="decoder likelihood p(x|h) (default: %(default)s)")
+
+
+def _autoencoder_args(args) -> dict:
+    return {"latent_dim": args.latent_dim, "hidden_units": args.hidden_units,
+            "architecture": args.architecture, "likelihood": args.likelihood}
+
+
+def _add_denoising_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_autoencoder_arguments(parser)
+    group = parser.add_argument_group("denoising")
+    group.add_argument("--corruption", choices=("salt_and_pepper", "masking", "gaussian"),
+                       default="salt_and_pepper",
+                       help="corruption process C(x~|x) (default: %(default)s)")
+    group.add_argument("--noise-level", type=float, default=0.2,
+                       help="rate (salt_and_pepper, masking) or stddev (gaussian) "
+                            "(default: %(default)s)")
+    group.add_argument("--walkback-steps", type=int, default=0,
+                       help="most walkback terms per example, 0 for none (default: %(default)s)")
+    group.add_argument("--walkback-probability", type=float, default=0.5,
+                       help="probability of each further walkback step (default: %(default)s)")
+
+
+def _denoising_args(args) -> dict:
+    return {**_autoencoder_args(args), "corruption": [args.corruption, args.noise_level],
+            "walkback_steps": args.walkback_steps,
+            "walkback_probability": args.walkback_probability, "seed": args.seed}
+
+
+#: Model name -> (help, adds its arguments to a parser, turns parsed arguments into model_args).
+TRAINABLE = {
+    "ae": ("the vanilla autoencoder h = f(x), r = g(h)", _add_autoencoder_arguments,
+           _autoencoder_args),
+    "dae": ("the denoising autoencoder, a generative model through its Markov chain",
+            _add_denoising_arguments, _denoising_args),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from tfae.runs import MODELS, TrainConfig
+    from tfae.runs import TrainConfig
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(
-        prog="tfae", description="Autoencoders of the lecture: train, evaluate, export, demo.")
+        prog="tfae",
+        description="Autoencoders of the lecture: train, evaluate, sample, export, demo.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 description="Train a model and write its run folder.")
-    train.add_argument("model", choices=sorted(MODELS), help="the model to train")
-    train.add_argument("--out", required=True, type=Path, help="run folder to write")
-    _add_train_arguments(train, defaults)
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for name, (summary, add_arguments, _) in TRAINABLE.items():
+        model_parser = models.add_parser(name, help=summary, description=f"Train {summary}.")
+        _add_run_arguments(model_parser, defaults)
+        add_arguments(model_parser)
 
     evaluate = commands.add_parser("evaluate", help="score a trained run on a split",
                                    description="Reload a run folder and score it on a split.")
@@ -106,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--optimize", action="store_true",
                         help="LiteRT only: 8-bit dynamic-range quantisation of the weights")
 
+    sample = commands.add_parser(
+        "sample", help="draw samples of a trained generative model",
+        description="Draw samples of a run's model and save them beside their nearest "
+                    "training examples (PNG, and the samples as .npy).")
+    sample.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
+    sample.add_argument("--num", type=int, default=16, help="samples (default: %(default)s)")
+    sample.add_argument("--steps", type=int, default=200,
+                        help="Markov-chain steps, denoising autoencoder (default: %(default)s)")
+    sample.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    sample.add_argument("--out", type=Path, default=None,
+                        help="PNG to write (default: RUN_DIR/samples.png)")
+
     demo = commands.add_parser(
         "demo", help="train and evaluate an autoencoder on the embedded digits",
         description="Train an autoencoder on the embedded 8x8 digits (offline), evaluate it on "
@@ -122,12 +176,10 @@ def _train_config(args):
     from tfae.runs import TrainConfig
 
     return TrainConfig(
-        model=args.model, dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size,
-        learning_rate=args.learning_rate, latent_dim=args.latent_dim,
-        hidden_units=args.hidden_units, architecture=args.architecture,
-        likelihood=args.likelihood, binarize=args.binarize,
-        patience=args.patience or None, seed=args.seed, data_dir=args.data_dir,
-        verbose=args.verbose,
+        model=args.model, dataset=args.dataset, model_args=TRAINABLE[args.model][2](args),
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+        binarize=args.binarize, patience=args.patience or None, seed=args.seed,
+        data_dir=args.data_dir, verbose=args.verbose,
     )
 
 
@@ -148,6 +200,16 @@ def run_evaluate(args) -> int:
     from tfae import runs
 
     _print_json(runs.evaluate(args.run_dir, split=args.split, data_dir=args.data_dir))
+    return 0
+
+
+def run_sample(args) -> int:
+    from tfae import runs
+
+    out = runs.sample(args.run_dir, num_samples=args.num, num_steps=args.steps, seed=args.seed,
+                      out=args.out)
+    print(f"samples beside their nearest training examples: {out} (arrays: "
+          f"{out.with_suffix('.npy')})")
     return 0
 
 
@@ -176,21 +238,23 @@ def run_export(args) -> int:
 def run_demo(args) -> int:
     from tfae import runs
 
-    config = runs.TrainConfig(model="ae", dataset="digits", epochs=args.epochs, seed=args.seed,
-                              binarize="threshold", verbose=2)
+    config = runs.TrainConfig(model="ae", dataset="digits", model_args={"latent_dim": 16},
+                              epochs=args.epochs, seed=args.seed, binarize="threshold",
+                              verbose=2)
     out = Path(args.out) / time.strftime("demo-%Y%m%d-%H%M%S")
     print(f"Training an autoencoder on the embedded 8x8 digits -> {out}", flush=True)
     runs.train(config, out)
     test = runs.evaluate(out)
     print(f"\nheld-out digits, -log p(x | g(f(x))) in nats per image: autoencoder "
-          f"{test['nll']:.2f} vs per-pixel-mean model {test['pixel_mean_nll']:.2f}")
+          f"{test['loss']:.2f} vs per-pixel-mean model {test['pixel_mean_nll']:.2f}")
     print(f"run folder: {out.resolve()}")
     for name in ("model.keras", "metrics.json", "reconstructions.png"):
         print(f"  {out / name}")
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "export": run_export, "demo": run_demo}
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "sample": run_sample,
+            "export": run_export, "demo": run_demo}
 
 
 def main(argv=None) -> int:

@@ -82,34 +82,71 @@ class ParzenResult:
     sigma_scores: dict
 
 
+def _squared_distance_blocks(points: tf.Tensor, references: tf.Tensor, batch_size: int):
+    """Yields (point slice, reference slice, squared distances) block by block.
+
+    ||x - s||^2 = ||x||^2 + ||s||^2 - 2 x.s takes one matmul per block, and memory
+    stays at batch_size x batch_size whatever the sizes of the two sets.
+    """
+    reference_norms = tf.reduce_sum(references**2, axis=1)
+    for start in range(0, points.shape[0], batch_size):
+        rows = slice(start, start + batch_size)
+        batch = points[rows]
+        batch_norms = tf.reduce_sum(batch**2, axis=1, keepdims=True)
+        for chunk_start in range(0, references.shape[0], batch_size):
+            columns = slice(chunk_start, chunk_start + batch_size)
+            products = tf.matmul(batch, references[columns], transpose_b=True)
+            squared = batch_norms + reference_norms[columns] - 2.0 * products
+            yield rows, columns, tf.maximum(squared, 0.0)  # rounding can dip below 0
+
+
 def _parzen_log_density(samples: tf.Tensor, points: tf.Tensor, sigmas: np.ndarray,
                         batch_size: int) -> np.ndarray:
     """log (1/N) sum_i N(x; s_i, sigma^2 I) for each point x and each sigma: (S, M).
 
-    Memory stays at S x batch_size x batch_size: a running log-sum-exp over sample
-    chunks replaces the full (M, N) distance matrix, and each block of distances
-    serves every candidate sigma.
+    A running log-sum-exp over blocks of samples replaces the full (M, N) matrix,
+    and each block of distances serves every candidate sigma.
     """
     num_samples, dims = samples.shape
-    sigmas = tf.constant(sigmas, samples.dtype)[:, None, None]
-    constants = (-np.log(num_samples)
-                 - 0.5 * dims * np.log(2.0 * np.pi * sigmas.numpy()[:, 0, 0] ** 2))
-    sample_norms = tf.reduce_sum(samples**2, axis=1)
-    results = []
-    for start in range(0, points.shape[0], batch_size):
-        batch = points[start:start + batch_size]
-        batch_norms = tf.reduce_sum(batch**2, axis=1, keepdims=True)
-        running = tf.fill([sigmas.shape[0], batch.shape[0]], tf.constant(-np.inf, samples.dtype))
-        for chunk_start in range(0, num_samples, batch_size):
-            chunk = slice(chunk_start, chunk_start + batch_size)
-            # ||x - s||^2 = ||x||^2 + ||s||^2 - 2 x.s: one matmul per block.
-            squared = (batch_norms + sample_norms[chunk]
-                       - 2.0 * tf.matmul(batch, samples[chunk], transpose_b=True))
-            squared = tf.maximum(squared, 0.0)  # rounding can make exact zeros negative
-            block = tf.reduce_logsumexp(-squared[None] / (2.0 * sigmas**2), axis=2)
-            running = tf.reduce_logsumexp(tf.stack([running, block]), axis=0)
-        results.append(running.numpy() + constants[:, None])
-    return np.concatenate(results, axis=1)
+    constants = -np.log(num_samples) - 0.5 * dims * np.log(2.0 * np.pi * sigmas**2)
+    two_variances = tf.constant(2.0 * sigmas**2, samples.dtype)[:, None, None]
+    log_sums = np.full((len(sigmas), points.shape[0]), -np.inf)
+    for rows, _, squared in _squared_distance_blocks(points, samples, batch_size):
+        block = tf.reduce_logsumexp(-squared[None] / two_variances, axis=2).numpy()
+        log_sums[:, rows] = np.logaddexp(log_sums[:, rows], block)
+    return log_sums + constants[:, None]
+
+
+def nearest_neighbours(queries, data, batch_size: int = 1000):
+    """Returns, for each query, the index of its nearest example in ``data`` (Euclidean;
+    the Hamming distance for binary data) and the squared distance to it.
+
+    Used for the lecture's figure of samples beside their nearest training example:
+    a model that copies its training set shows distances of zero.
+
+    Args:
+        queries: array (M, ...), e.g. samples of a model.
+        data: array (N, ...), e.g. the training set; same example shape.
+        batch_size: int, the block size (memory ~ batch_size^2 floats).
+
+    Returns:
+        (indices int64 (M,), squared distances float64 (M,)).
+    """
+    query_array = _flat_checked(queries, "queries")
+    data_array = _flat_checked(data, "data")
+    _checks.check_example_shape(query_array, data_array.shape[1:], "queries")
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    best = np.full(len(query_array), np.inf)
+    indices = np.zeros(len(query_array), np.int64)
+    for rows, columns, squared in _squared_distance_blocks(
+            tf.constant(query_array), tf.constant(data_array), batch_size):
+        squared = squared.numpy()
+        block_best = squared.argmin(axis=1)
+        block_distance = squared[np.arange(len(squared)), block_best]
+        better = block_distance < best[rows]
+        best[rows] = np.where(better, block_distance, best[rows])
+        indices[rows] = np.where(better, block_best + columns.start, indices[rows])
+    return indices, best
 
 
 def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,

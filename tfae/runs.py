@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import datasets, metrics, plotting
-from tfae.models import Autoencoder
+from tfae.models import Autoencoder, DenoisingAutoencoder
 
 BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
 
@@ -33,15 +33,13 @@ class TrainConfig:
     """Everything that defines a training run (saved as ``run.json``).
 
     Args:
-        model: str, the model to train: ``"ae"``.
+        model: str, the model to train, a key of ``MODELS`` (``"ae"``, ``"dae"``).
         dataset: str, a name known to ``tfae.datasets.load`` or a ``.npz`` path.
+        model_args: dict, the model's constructor arguments besides the example
+            shape, e.g. ``{"latent_dim": 16, "hidden_units": [256, 128]}``.
         epochs: int, the maximum number of epochs.
         batch_size: int, examples per gradient step.
         learning_rate: float, Adam's step size.
-        latent_dim: int, the size of the code h.
-        hidden_units: tuple of int or None, see ``tfae.Autoencoder``.
-        architecture: str, ``"dense"`` or ``"conv"``.
-        likelihood: str, ``"bernoulli"`` or ``"gaussian"``.
         binarize: str, one of ``BINARIZATIONS``: ``"dynamic"`` redraws a
             binarization of the training set every epoch; held-out splits then
             get one fixed stochastic binarization.
@@ -54,13 +52,10 @@ class TrainConfig:
 
     model: str = "ae"
     dataset: str = "digits"
+    model_args: dict = dataclasses.field(default_factory=lambda: {"latent_dim": 16})
     epochs: int = 50
     batch_size: int = 64
     learning_rate: float = 1e-3
-    latent_dim: int = 16
-    hidden_units: tuple | None = None
-    architecture: str = "dense"
-    likelihood: str = "bernoulli"
     binarize: str = "threshold"
     patience: int | None = 10
     seed: int = 0
@@ -75,22 +70,27 @@ class TrainConfig:
         dataset_path = Path(self.dataset)
         if dataset_path.suffix == ".npz":  # so that `tfae evaluate` finds it from anywhere
             self.dataset = str(dataset_path.resolve())
-        if self.hidden_units is not None:
-            self.hidden_units = tuple(self.hidden_units)
 
 
-def _build_autoencoder(config: TrainConfig, event_shape: tuple) -> Autoencoder:
-    return Autoencoder(
-        input_shape=event_shape,
-        latent_dim=config.latent_dim,
-        hidden_units=config.hidden_units,
-        likelihood=config.likelihood,
-        architecture=config.architecture,
-    )
+def _reconstruction_figure(model, x_test, path, seed) -> None:
+    originals = x_test[:10]
+    plotting.image_rows(
+        {"original": originals, "reconstructed": np.asarray(model.reconstruct(originals))}, path)
 
 
-#: Model name on the command line -> builder from a TrainConfig and the example shape.
-MODELS = {"ae": _build_autoencoder}
+def _denoising_figures(model, x_test, path, seed) -> None:
+    """The lecture's three rows, and the Markov chain's samples beside it."""
+    originals = x_test[:10]
+    corrupted = model.corrupt(originals, seed=seed)
+    plotting.image_rows({"original": originals, "corrupted": np.asarray(corrupted),
+                         "reconstructed": np.asarray(model.denoise(corrupted))}, path)
+
+
+#: Model name on the command line -> (class, figure written after training).
+MODELS = {
+    "ae": (Autoencoder, _reconstruction_figure),
+    "dae": (DenoisingAutoencoder, _denoising_figures),
+}
 
 
 def load_split(config: TrainConfig, split: str) -> np.ndarray:
@@ -142,13 +142,17 @@ def seed_everything(seed: int) -> None:
 
 
 def score(model, x: np.ndarray, x_train: np.ndarray, batch_size: int = 256) -> dict:
-    """Returns the model's mean loss on ``x`` beside the per-pixel-mean baseline's, in nats.
+    """Returns the model's mean loss terms on ``x`` beside the per-pixel-mean model's
+    negative log-likelihood, in nats per example.
 
-    The baseline's per-pixel means come from ``x_train`` (grey levels under dynamic
+    ``loss`` is what the model minimises: -log p(x | g(f(x))) for the autoencoder,
+    the denoising loss (plus walkback terms) for the denoising autoencoder. The
+    baseline's per-pixel means come from ``x_train`` (grey levels under dynamic
     binarization: their mean is the expected binarized mean)."""
-    model_nll = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)["loss"]
+    terms = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
     baseline_nll = float(metrics.pixel_mean_nll(x_train, x, model.likelihood).mean())
-    return {"nll": float(model_nll), "pixel_mean_nll": baseline_nll, "examples": int(len(x))}
+    return {**{name: float(value) for name, value in terms.items()},
+            "pixel_mean_nll": baseline_nll, "examples": int(len(x))}
 
 
 def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
@@ -160,7 +164,8 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
     out = Path(out)
     seed_everything(config.seed)
     x_train, x_valid, x_test = (load_split(config, split) for split in datasets.SPLITS)
-    model = MODELS[config.model](config, x_train.shape[1:])
+    model_class, write_figure = MODELS[config.model]
+    model = model_class(x_train.shape[1:], **config.model_args)
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
 
     callbacks = [keras.callbacks.TerminateOnNaN()]
@@ -201,11 +206,7 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
         _write_json(staging / "history.json", {k: [float(v) for v in vs]
                                                  for k, vs in history.history.items()})
         _write_json(staging / "metrics.json", results)
-        originals = x_test[:10]
-        plotting.image_rows(
-            {"original": originals, "reconstructed": np.asarray(model.reconstruct(originals))},
-            staging / "reconstructions.png",
-        )
+        write_figure(model, x_test, staging / "reconstructions.png", config.seed)
     return out
 
 
@@ -230,7 +231,8 @@ def evaluate(run_dir, split: str = "test", data_dir=None) -> dict:
         data_dir: str or None, overrides the tensorflow-datasets folder of the run.
 
     Returns:
-        dict with the model's mean loss (``nll``) and the per-pixel-mean baseline's.
+        dict with the model's mean loss terms and the per-pixel-mean model's NLL
+        (see ``score``).
     """
     if split not in datasets.SPLITS:
         raise ValueError(f"split must be one of {datasets.SPLITS}, got {split!r}.")
@@ -242,3 +244,47 @@ def evaluate(run_dir, split: str = "test", data_dir=None) -> dict:
             **score(model, load_split(config, split), load_split(config, "train"))}
 
 
+
+
+def sample(run_dir, num_samples: int = 16, num_steps: int = 200, seed: int = 0,
+           out=None) -> Path:
+    """Draws samples of a run's generative model and saves them beside their nearest
+    training examples (the lecture's figure), as ``out`` (PNG) and ``out`` with a
+    ``.npy`` suffix.
+
+    Args:
+        run_dir: str or Path, a folder written by ``train``.
+        num_samples: int, the number of samples. Defaults to 16.
+        num_steps: int, Markov-chain steps (denoising autoencoder). Defaults to 200.
+        seed: int, the same seed gives the same samples. Defaults to 0.
+        out: str or Path or None, the PNG to write. Defaults to ``run_dir/samples.png``.
+
+    Raises:
+        ValueError: the run's model is not generative (the vanilla autoencoder).
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    model = keras.models.load_model(run_dir / "model.keras")
+    if hasattr(model, "sample_chain"):
+        samples = model.sample_chain(num_chains=num_samples, num_steps=num_steps, seed=seed,
+                                     return_all=False)
+    elif hasattr(model, "sample"):
+        samples = model.sample(num_samples, seed=seed)
+    else:
+        raise ValueError(
+            f"the {type(model).__name__} of {run_dir} is not a generative model: exp(-l(x)) "
+            "does not sum to 1 over x, so there is no distribution to sample. Train a "
+            "denoising autoencoder (`tfae train dae`) to sample with its Markov chain."
+        )
+    samples = np.asarray(samples)
+    x_train = load_split(config, "train")
+    nearest, _ = metrics.nearest_neighbours(samples, x_train)
+    out = Path(out) if out is not None else run_dir / "samples.png"
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-") as scratch:
+        figure, array = Path(scratch) / "samples.png", Path(scratch) / "samples.npy"
+        plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]},
+                            figure, max_images=num_samples)
+        np.save(array, samples)
+        os.replace(figure, out)
+        os.replace(array, out.with_suffix(".npy"))
+    return out
