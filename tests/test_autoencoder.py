@@ -129,8 +129,12 @@ def small_model():
     (np.full((4, 8, 8, 1), 2.0, "float32"), r"\[0, 1\]"),
     (np.zeros((0, 8, 8, 1), "float32"), "empty"),
 ])
-@pytest.mark.parametrize("method", ["fit", "evaluate", "predict", "encode", "reconstruct"])
+@pytest.mark.parametrize("method", ["fit", "evaluate", "predict", "reconstruction_loss",
+                                    "encode", "reconstruct"])
 def test_bad_arrays_raise_a_clear_value_error(small_model, x, message, method):
+    if method in ("encode", "reconstruct") and np.nanmax(x, initial=0) > 1:
+        small_model.encode(x)  # mapped, not scored: any finite input of the right shape
+        return
     with pytest.raises(ValueError, match=message):
         getattr(small_model, method)(x)
 

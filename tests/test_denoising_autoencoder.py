@@ -132,5 +132,13 @@ def test_bad_configuration_is_refused(kwargs, message):
         tfae.DenoisingAutoencoder((8, 8, 1), 8, **kwargs)
 
 
+def test_gaussian_corrupted_input_can_be_denoised_with_a_bernoulli_decoder(binary_digits):
+    model = tfae.DenoisingAutoencoder((8, 8, 1), 8, corruption=corruption.GaussianNoise(0.5),
+                                      hidden_units=(16,))
+    x_noisy = model.corrupt(binary_digits[1][:4], seed=0).numpy()
+    assert x_noisy.min() < 0 or x_noisy.max() > 1  # outside the Bernoulli's support
+    assert model.denoise(x_noisy).shape == (4, 8, 8, 1)
+
+
 def test_a_denoising_autoencoder_may_be_overcomplete():
     assert tfae.DenoisingAutoencoder((8, 8, 1), 128).latent_dim == 128

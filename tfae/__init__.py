@@ -11,7 +11,7 @@ The package follows the lecture's table of contents:
 - ``tfae.export``: encoders and decoders as SavedModel and LiteRT files.
 """
 
-from tfae import corruption, datasets, export, likelihoods, metrics
+from tfae import corruption, datasets, export, likelihoods, metrics, plotting
 from tfae.models import Autoencoder, DenoisingAutoencoder
 
 __version__ = "0.1.0"
@@ -24,5 +24,6 @@ __all__ = [
     "export",
     "likelihoods",
     "metrics",
+    "plotting",
     "__version__",
 ]

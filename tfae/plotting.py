@@ -49,7 +49,11 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
             axis.set_axis_off()
             if column < len(row):
                 axis.imshow(row[column], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-        axes_row[0].set_title(title, loc="left", fontsize=9)
+        # A row title spans the row: kept out of the layout, so a long one does not
+        # shrink the first image.
+        label = axes_row[0].annotate(title, xy=(0, 1.04), xycoords="axes fraction",
+                                     ha="left", va="bottom", fontsize=9, annotation_clip=False)
+        label.set_in_layout(False)
     figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)

@@ -119,7 +119,7 @@ class Autoencoder(UnsupervisedModel):
 
     def encode(self, x):
         """Returns the code h = f(x), shape (batch, latent_dim)."""
-        return self.encoder(self._traced_input(self._checked_if_array(x, "x")))
+        return self.encoder(self._traced_input(self._checked_if_array(x, "x", scored=False)))
 
     def decode(self, h):
         """Returns p(x | h) as a TFP distribution with one event per example."""

@@ -56,19 +56,28 @@ class UnsupervisedModel(keras.Model):
 
     # ----------------------------------------------------------------- input checks
 
-    def check_inputs(self, x, name: str = "x") -> np.ndarray:
-        """Returns ``x`` as a float32 array after checking it (see the class docstring)."""
+    def check_shape(self, x, name: str = "x") -> np.ndarray:
+        """Returns ``x`` as a float32 array of finite examples of the model's shape."""
         array = _checks.as_float_array(x, name)
         _checks.check_not_empty(array, name)
         _checks.check_example_shape(array, self.event_shape, name)
+        _checks.check_finite(array, name)
+        return array
+
+    def check_inputs(self, x, name: str = "x") -> np.ndarray:
+        """Returns ``x`` as a float32 array after checking that the model can score it
+        (see the class docstring)."""
+        array = self.check_shape(x, name)
         self.likelihood.check_data(array, name)
         return array
 
-    def _checked_if_array(self, x, name: str):
-        # Only data already in memory can be checked without consuming it.
+    def _checked_if_array(self, x, name: str, scored: bool = True):
+        # Only data already in memory can be checked without consuming it. Data that is
+        # only mapped (encoded, denoised), not scored, needs no likelihood check: a
+        # corrupted x~ may leave [0, 1].
         eager_tensor = isinstance(x, tf.Tensor) and tf.executing_eagerly()
         if isinstance(x, (np.ndarray, list)) or eager_tensor:
-            return self.check_inputs(x, name)
+            return self.check_inputs(x, name) if scored else self.check_shape(x, name)
         return x
 
     def _traced_input(self, x):

@@ -124,7 +124,9 @@ class DenoisingAutoencoder(Autoencoder):
 
     def corrupt(self, x, seed=0):
         """Returns one draw of x~ ~ C(x~ | x) (after checking x)."""
-        return self.corruption.corrupt(self._traced_input(self._checked_if_array(x, "x")), seed)
+        x = self._traced_input(self._checked_if_array(x, "x", scored=False))
+        self.corruption.check_data(np.asarray(x), "x")
+        return self.corruption.corrupt(x, seed)
 
     def denoise(self, x_noisy):
         """Returns E[x | x~] = g(f(x~)), the mean reconstruction of corrupted input."""
