@@ -61,6 +61,8 @@ def machine() -> dict:
         "keras": _version("keras"),
         "tensorflow_probability": _version("tensorflow-probability"),
         "numpy": _version("numpy"),
+        # Other jobs on a shared machine slow a benchmark down: record how busy it was.
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -70,7 +72,10 @@ def now() -> str:
 
 
 class Timer:
-    """Wall-clock seconds of a ``with`` block.
+    """Wall-clock seconds of a ``with`` block, and the CPU seconds of this process.
+
+    ``cpu_seconds`` counts every thread of the process (user + system): on a machine
+    that other jobs share it varies less than ``seconds``, which they stretch.
 
     Example:
     >>> with Timer() as timer:
@@ -81,14 +86,16 @@ class Timer:
 
     def __init__(self):
         self.seconds: float | None = None
-        self._start: float | None = None
+        self.cpu_seconds: float | None = None
+        self._start = self._cpu_start = 0.0
 
     def __enter__(self) -> Timer:
-        self._start = time.perf_counter()
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.seconds = time.perf_counter() - self._start
+        self.cpu_seconds = time.process_time() - self._cpu_start
 
 
 def _jsonable(value):
@@ -127,7 +134,8 @@ def print_table(rows: Sequence[dict], columns: Sequence) -> str:
     widths = [max(len(line[i]) for line in table) for i in range(len(specs))]
 
     def line(cells):
-        return "| " + " | ".join(text.rjust(width) for text, width in zip(cells, widths)) + " |"
+        padded = (text.rjust(width) for text, width in zip(cells, widths, strict=True))
+        return "| " + " | ".join(padded) + " |"
 
     text = "\n".join(
         [line(table[0]), "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"]
