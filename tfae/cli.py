@@ -3,6 +3,8 @@
     tfae train ae --dataset digits --epochs 50 --out runs/ae-digits
     tfae train dae --corruption salt_and_pepper --noise-level 0.2 --out runs/dae-digits
     tfae sample runs/dae-digits --num 20 --steps 200
+    tfae train made --hidden-units 500 --num-masks 8 --out runs/made-digits
+    tfae sample runs/made-digits --num 20
     tfae evaluate runs/ae-digits
     tfae export runs/ae-digits --part decoder --format tflite
     tfae demo --out runs
@@ -100,12 +102,36 @@ def _denoising_args(args) -> dict:
             "walkback_probability": args.walkback_probability, "seed": args.seed}
 
 
+def _add_made_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("MADE")
+    group.add_argument("--hidden-units", type=_hidden_units, default=(500,),
+                       help="comma-separated widths of the masked hidden layers "
+                            "(default: 500)")
+    group.add_argument("--num-masks", type=int, default=1,
+                       help="masks cycled through during training, one per minibatch "
+                            "(order/connectivity-agnostic training) (default: %(default)s)")
+    group.add_argument("--ordering", choices=("natural", "reversed", "random"),
+                       default="natural", help="input ordering (default: %(default)s)")
+    group.add_argument("--direct-connection", action="store_true",
+                       help="add the masked direct input-to-output connection")
+    group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
+                       help="conditional likelihood p(x_d | x_<d) (default: %(default)s)")
+
+
+def _made_args(args) -> dict:
+    return {"hidden_units": list(args.hidden_units), "num_masks": args.num_masks,
+            "ordering": args.ordering, "direct_connection": args.direct_connection,
+            "likelihood": args.likelihood, "seed": args.seed}
+
+
 #: Model name -> (help, adds its arguments to a parser, turns parsed arguments into model_args).
 TRAINABLE = {
     "ae": ("the vanilla autoencoder h = f(x), r = g(h)", _add_autoencoder_arguments,
            _autoencoder_args),
     "dae": ("the denoising autoencoder, a generative model through its Markov chain",
             _add_denoising_arguments, _denoising_args),
+    "made": ("MADE, the masked autoencoder with an exact likelihood", _add_made_arguments,
+             _made_args),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import datasets, metrics, plotting
-from tfae.models import Autoencoder, DenoisingAutoencoder
+from tfae.models import MADE, Autoencoder, DenoisingAutoencoder
 
 BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
 
@@ -72,13 +73,20 @@ class TrainConfig:
             self.dataset = str(dataset_path.resolve())
 
 
-def _reconstruction_figure(model, x_test, path, seed) -> None:
+def _sample_figure(model, x_train, x_test, path, seed) -> None:
+    """The lecture's MADE figure: samples beside their nearest training examples."""
+    samples = np.asarray(model.sample(10, seed=seed))
+    nearest, _ = metrics.nearest_neighbours(samples, x_train)
+    plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]}, path)
+
+
+def _reconstruction_figure(model, x_train, x_test, path, seed) -> None:
     originals = x_test[:10]
     plotting.image_rows(
         {"original": originals, "reconstructed": np.asarray(model.reconstruct(originals))}, path)
 
 
-def _denoising_figures(model, x_test, path, seed) -> None:
+def _denoising_figures(model, x_train, x_test, path, seed) -> None:
     """The lecture's three rows, and the Markov chain's samples beside it."""
     originals = x_test[:10]
     corrupted = model.corrupt(originals, seed=seed)
@@ -86,10 +94,29 @@ def _denoising_figures(model, x_test, path, seed) -> None:
                          "reconstructed": np.asarray(model.denoise(corrupted))}, path)
 
 
-#: Model name on the command line -> (class, figure written after training).
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """How a run builds and shows one kind of model.
+
+    Attributes:
+        build: callable (example shape, model_args) -> an untrained model.
+        figure: callable (model, x_train, x_test, path, seed) writing a PNG.
+        figure_name: the PNG's file name in the run folder.
+        flatten: bool, whether the model takes flat vectors (N, D).
+    """
+
+    build: object
+    figure: object
+    figure_name: str = "reconstructions.png"
+    flatten: bool = False
+
+
+#: Model name on the command line -> how to build it and what figure to write.
 MODELS = {
-    "ae": (Autoencoder, _reconstruction_figure),
-    "dae": (DenoisingAutoencoder, _denoising_figures),
+    "ae": ModelSpec(lambda shape, args: Autoencoder(shape, **args), _reconstruction_figure),
+    "dae": ModelSpec(lambda shape, args: DenoisingAutoencoder(shape, **args), _denoising_figures),
+    "made": ModelSpec(lambda shape, args: MADE(math.prod(shape), **args), _sample_figure,
+                      figure_name="samples.png", flatten=True),
 }
 
 
@@ -99,7 +126,8 @@ def load_split(config: TrainConfig, split: str) -> np.ndarray:
     if config.binarize == "dynamic" and split == "train":
         binarize = None  # DynamicBinarization draws from the grey levels each epoch
     return datasets.load(
-        config.dataset, split=split, binarize=binarize, seed=config.seed, data_dir=config.data_dir
+        config.dataset, split=split, binarize=binarize, seed=config.seed, data_dir=config.data_dir,
+        flatten=MODELS[config.model].flatten,
     )
 
 
@@ -164,8 +192,8 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
     out = Path(out)
     seed_everything(config.seed)
     x_train, x_valid, x_test = (load_split(config, split) for split in datasets.SPLITS)
-    model_class, write_figure = MODELS[config.model]
-    model = model_class(x_train.shape[1:], **config.model_args)
+    spec = MODELS[config.model]
+    model = spec.build(x_train.shape[1:], dict(config.model_args))
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
 
     callbacks = [keras.callbacks.TerminateOnNaN()]
@@ -206,7 +234,7 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
         _write_json(staging / "history.json", {k: [float(v) for v in vs]
                                                  for k, vs in history.history.items()})
         _write_json(staging / "metrics.json", results)
-        write_figure(model, x_test, staging / "reconstructions.png", config.seed)
+        spec.figure(model, x_train, x_test, staging / spec.figure_name, config.seed)
     return out
 
 

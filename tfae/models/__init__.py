@@ -3,5 +3,7 @@
 from tfae.models.autoencoder import Autoencoder
 from tfae.models.base import UnsupervisedModel
 from tfae.models.denoising_autoencoder import DenoisingAutoencoder
+from tfae.models.gaussian_mixture import GaussianMixture
+from tfae.models.made import MADE
 
-__all__ = ["Autoencoder", "DenoisingAutoencoder", "UnsupervisedModel"]
+__all__ = ["MADE", "Autoencoder", "DenoisingAutoencoder", "GaussianMixture", "UnsupervisedModel"]

@@ -1,0 +1,428 @@
+"""MADE and MaskedDense: the autoregressive property, exact likelihood, sampling, Keras API."""
+
+import itertools
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import stats
+
+import tfae
+from tfae import likelihoods, masks
+from tfae.layers import MaskedDense
+from tfae.models.made import MADE, nearest_neighbours
+
+
+def _all_binary_vectors(dims):
+    return np.array(list(itertools.product([0.0, 1.0], repeat=dims)), np.float32)
+
+
+def _total_probability(model, **kwargs):
+    log_p = model.log_prob(_all_binary_vectors(model.input_dim), **kwargs).numpy()
+    return np.exp(log_p.astype(np.float64)).sum()
+
+
+def _sharpen(model, factor=3.0, seed=0):
+    """Random, larger weights (biases too), so that the distribution is far from uniform."""
+    rng = np.random.default_rng(seed)
+    for variable in model.trainable_variables:
+        variable.assign(factor * rng.standard_normal(variable.shape).astype("float32")
+                        / np.sqrt(max(variable.shape[0], 1)))
+
+
+def _quiet(**kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # tiny layers: unconnected outputs
+        return MADE(**kwargs)
+
+
+def _random_config(seed):
+    rng = np.random.default_rng(seed)
+    dims = int(rng.integers(2, 8))
+    return dict(
+        input_dim=dims,
+        hidden_units=tuple(int(w) for w in rng.integers(2, 12, size=rng.integers(1, 4))),
+        num_masks=int(rng.integers(1, 4)),
+        ordering=[str(rng.choice(["natural", "reversed", "random"])),
+                  [int(v) for v in rng.permutation(dims)]][int(rng.integers(2))],
+        direct_connection=bool(rng.integers(2)),
+        likelihood=str(rng.choice(["bernoulli", "gaussian"])),
+        activation=str(rng.choice(["relu", "tanh"])),
+        hidden_degrees=str(rng.choice(["random", "equal"])),
+        seed=seed,
+    )
+
+
+# ------------------------------------------------------------------------ MaskedDense
+
+
+def test_masked_dense_computes_x_times_masked_kernel_plus_bias():
+    layer = MaskedDense(3, activation="tanh")
+    layer.build((None, 4))
+    mask = np.random.default_rng(0).integers(0, 2, size=(4, 3))
+    layer.set_mask(mask)
+    x = np.random.default_rng(1).standard_normal((5, 4)).astype("float32")
+    expected = np.tanh(x @ (layer.kernel.numpy() * mask) + layer.bias.numpy())
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-5, atol=1e-6)
+    assert [w.name for w in layer.non_trainable_weights] == ["mask"]
+
+
+def test_masked_weights_get_no_gradient_and_do_not_move():
+    layer = MaskedDense(3)
+    layer.build((None, 4))
+    mask = np.eye(4, 3)
+    layer.set_mask(mask)
+    before = layer.kernel.numpy()
+    optimizer = keras.optimizers.Adam(0.5)
+    x = tf.random.normal([8, 4], seed=1)
+    for _ in range(3):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x) ** 2)
+        gradients = tape.gradient(loss, layer.trainable_variables)
+        np.testing.assert_array_equal(gradients[0].numpy()[mask == 0], 0.0)
+        optimizer.apply(gradients, layer.trainable_variables)
+    after = layer.kernel.numpy()
+    np.testing.assert_array_equal(after[mask == 0], before[mask == 0])
+    assert (after[mask == 1] != before[mask == 1]).all()
+
+
+def test_the_mask_is_swapped_without_retracing():
+    layer = MaskedDense(2)
+    layer.build((None, 2))
+    forward = tf.function(layer)
+    x = tf.ones([1, 2])
+    dense = forward(x).numpy()
+    layer.set_mask(np.array([[0, 0], [0, 0]]))
+    np.testing.assert_array_equal(forward(x).numpy(), layer.bias.numpy()[None])
+    assert not np.allclose(dense, forward(x).numpy())
+
+    @tf.function
+    def swap_inside(mask):  # as MADE does at each minibatch
+        layer.set_mask(mask)
+        return layer(x)
+
+    for mask in (np.eye(2), np.ones((2, 2)), np.zeros((2, 2))):
+        expected = x.numpy() @ (layer.kernel.numpy() * mask) + layer.bias.numpy()
+        np.testing.assert_allclose(swap_inside(tf.constant(mask, tf.float32)).numpy(), expected,
+                                   rtol=1e-6)
+    assert forward.experimental_get_tracing_count() == 1
+    assert swap_inside.experimental_get_tracing_count() == 1
+
+
+def test_masked_dense_saves_its_mask_and_config(tmp_path):
+    layer = MaskedDense(3, activation="relu", use_bias=False, kernel_regularizer="l2",
+                        name="masked")
+    model = keras.Sequential([keras.Input((4,)), layer])
+    mask = np.tril(np.ones((4, 3)))
+    layer.set_mask(mask)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.layers[0].mask.numpy(), mask)
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype("float32")
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy(), rtol=1e-6)
+    config = layer.get_config()
+    assert MaskedDense.from_config(config).get_config() == config
+    assert config["units"] == 3 and config["use_bias"] is False
+
+
+def test_masked_dense_refuses_bad_masks():
+    layer = MaskedDense(2, name="md")
+    with pytest.raises(ValueError, match="not built"):
+        layer.set_mask(np.ones((3, 2)))
+    layer.build((None, 3))
+    with pytest.raises(ValueError, match=r"shape \(3, 2\)"):
+        layer.set_mask(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        layer.set_mask(np.full((3, 2), 0.5))
+    with pytest.raises(ValueError, match="units must be >= 1"):
+        MaskedDense(0)
+
+
+# ------------------------------------------------------------------------ autoregressive property
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_output_d_does_not_depend_on_inputs_at_or_after_d(seed):
+    config = _random_config(seed)
+    model = _quiet(**config)
+    _sharpen(model, seed=seed)
+    dims = config["input_dim"]
+    x = tf.constant(np.random.default_rng(seed).standard_normal((3, dims)), tf.float32)
+    for k in range(model.num_masks):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            params = model(x, mask_index=k)
+        jacobian = np.abs(tape.batch_jacobian(params, x).numpy()).max(axis=0)  # (out, in)
+        degrees = model.degrees[0].numpy()[k]
+        out_degrees = np.tile(degrees, model.likelihood.params_per_value)
+        forbidden = degrees[None, :] >= out_degrees[:, None]
+        assert (jacobian[forbidden] == 0).all(), f"leak in mask {k} of {config}"
+        assert jacobian[~forbidden].max() > 0, "the check would pass for a constant network"
+
+
+def test_the_training_step_cycles_the_masks_in_graph_without_retracing(binary_digits):
+    x = binary_digits[0].reshape(len(binary_digits[0]), -1)[:240]
+    model = MADE(64, hidden_units=(64,), num_masks=3, ordering="random",
+                 hidden_degrees="equal", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    traces = []
+    train_step = model.train_step
+    model.train_step = lambda data: (traces.append(1), train_step(data))[1]
+    model.fit(x, batch_size=60, epochs=1, verbose=0)  # 4 steps; traces (once or twice)
+    first_traces = len(traces)
+    model.fit(x, batch_size=60, epochs=2, verbose=0)  # 8 more steps, 12 in all
+    assert len(traces) == first_traces  # the mask changes at each step, the graph does not
+    assert int(model.mask_step.numpy()) == 12
+    # The layers hold the mask of the last step, 11 % 3 = 2.
+    expected = masks.made_masks([d.numpy()[2] for d in model.degrees])
+    np.testing.assert_array_equal(model.hidden_layers[0].mask.numpy(), expected[0])
+    np.testing.assert_array_equal(model.output_layer.mask.numpy(), expected[1])
+    assert not np.array_equal(model.degrees[0].numpy()[0], model.degrees[0].numpy()[1])
+
+
+# ------------------------------------------------------------------------ exact likelihood
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(input_dim=10, hidden_units=(24,)),
+    dict(input_dim=8, hidden_units=(12, 10), num_masks=3, ordering="random",
+         direct_connection=True),
+    dict(input_dim=6, hidden_units=(5, 7, 4), num_masks=2, ordering="reversed",
+         hidden_degrees="equal", activation="tanh"),
+])
+def test_probabilities_of_all_binary_vectors_sum_to_one(kwargs):
+    model = _quiet(seed=1, **kwargs)
+    _sharpen(model)
+    assert _total_probability(model) == pytest.approx(1.0, abs=1e-5)
+    for k in range(model.num_masks):
+        assert _total_probability(model, mask_index=k) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_an_unmasked_network_is_not_normalised():
+    """The sum-to-one check has power: without the masks it fails."""
+    model = MADE(6, hidden_units=(16,), seed=0)
+    _sharpen(model)
+    for layer in model.hidden_layers + [model.output_layer]:
+        layer.set_mask(np.ones(layer.mask.shape))
+    assert abs(_total_probability(model) - 1.0) > 1e-2
+
+
+def test_gaussian_density_integrates_to_one():
+    model = MADE(2, hidden_units=(8,), likelihood="gaussian", direct_connection=True, seed=3)
+    _sharpen(model, factor=1.0)
+    grid = np.linspace(-12, 12, 481, dtype=np.float32)
+    points = np.stack(np.meshgrid(grid, grid, indexing="ij"), -1).reshape(-1, 2)
+    density = np.exp(model.log_prob(points).numpy().astype(np.float64))
+    assert density.sum() * (grid[1] - grid[0]) ** 2 == pytest.approx(1.0, abs=1e-3)
+    assert isinstance(model.likelihood, likelihoods.Gaussian) and model.likelihood.learned
+
+
+def test_ensemble_log_prob_is_the_log_mean_exp_of_the_masks():
+    model = _quiet(input_dim=5, hidden_units=(6,), num_masks=4, ordering="random", seed=2)
+    x = _all_binary_vectors(5)[::3]
+    each = np.stack([model.log_prob(x, mask_index=k).numpy() for k in range(4)]).astype(float)
+    for count in (1, 2, 4):
+        mixture = np.log(np.exp(each[:count]).mean(axis=0))
+        np.testing.assert_allclose(model.log_prob(x, num_masks=count).numpy(), mixture,
+                                   rtol=1e-5)
+    model.compile()
+    evaluated = model.evaluate(x, verbose=0, return_dict=True)["loss"]
+    assert evaluated == pytest.approx(-np.log(np.exp(each).mean(axis=0)).mean(), rel=1e-5)
+
+
+def test_log_prob_is_the_sum_of_the_conditionals(binary_digits):
+    model = MADE(64, hidden_units=(16,), seed=0)
+    x = binary_digits[1][:8].reshape(8, -1)
+    logits = model(x).numpy().astype(np.float64)
+    p = 1 / (1 + np.exp(-logits))
+    expected = (x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=1)
+    np.testing.assert_allclose(model.log_prob(x).numpy(), expected, rtol=1e-5)
+
+
+# ------------------------------------------------------------------------ sampling
+
+
+@pytest.mark.parametrize("mask_index", [None, 1])
+def test_sample_frequencies_match_exp_log_prob(mask_index):
+    model = MADE(4, hidden_units=(8, 6), num_masks=2, ordering="random",
+                 direct_connection=True, hidden_degrees="equal", seed=5)
+    _sharpen(model, seed=5)
+    count = 20_000
+    # With and without XLA (the fast path is checked against the naive one below).
+    samples = model.sample(count, seed=11, mask_index=mask_index,
+                           jit_compile=mask_index is None).numpy()
+    cells = samples @ (2 ** np.arange(3, -1, -1))  # row of _all_binary_vectors
+    observed = np.bincount(cells.astype(int), minlength=16)
+    kwargs = {} if mask_index is None else {"mask_index": mask_index}
+    expected = count * np.exp(model.log_prob(_all_binary_vectors(4), **kwargs).numpy()
+                              .astype(np.float64))
+    expected *= count / expected.sum()  # float32 rounding of the total
+    assert expected.min() > 5, "choose weights giving every cell a few expected counts"
+    assert stats.chisquare(observed, expected).pvalue > 1e-3
+    # The test has power: the uniform distribution is rejected.
+    assert stats.chisquare(observed, np.full(16, count / 16)).pvalue < 1e-6
+
+
+@pytest.mark.parametrize("kwargs, jit_compile", [
+    (dict(input_dim=12, hidden_units=(20,)), False),
+    (dict(input_dim=9, hidden_units=(16, 12, 10), num_masks=3, ordering="random",
+          direct_connection=True), True),
+    (dict(input_dim=7, hidden_units=(9, 9), hidden_degrees="equal", likelihood="gaussian"),
+     False),
+])
+def test_fast_and_naive_sampling_agree(kwargs, jit_compile):
+    model = _quiet(seed=4, **kwargs)
+    _sharpen(model, factor=2.0)
+    fast = model.sample(64, seed=9, jit_compile=jit_compile).numpy()
+    naive = model.sample(64, seed=9, fast=False, jit_compile=jit_compile).numpy()
+    if kwargs.get("likelihood") == "gaussian":
+        np.testing.assert_allclose(fast, naive, rtol=1e-5, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(fast, naive)
+        assert 0 < fast.mean() < 1
+    assert fast.shape == (64, kwargs["input_dim"])
+    np.testing.assert_array_equal(fast, model.sample(64, seed=9, jit_compile=jit_compile))
+    assert not np.array_equal(fast, model.sample(64, seed=10, jit_compile=jit_compile))
+
+
+# ------------------------------------------------------------------------ Keras API
+
+
+def test_fit_lowers_the_nll_below_the_pixel_mean_model(binary_digits):
+    train, test = (x.reshape(len(x), -1) for x in binary_digits)
+    keras.utils.set_random_seed(0)
+    model = MADE(64, hidden_units=(64,), hidden_degrees="equal", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(train, validation_data=test, batch_size=64, epochs=8, verbose=0)
+    assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+    test_nll = model.evaluate(test, verbose=0, return_dict=True)["loss"]
+    assert test_nll == pytest.approx(-model.log_prob(test).numpy().mean(), rel=1e-5)
+    assert test_nll < tfae.metrics.pixel_mean_nll(train, test).mean() - 3.0
+
+
+def test_save_and_load_keep_masks_and_weights(tmp_path):
+    model = _quiet(input_dim=6, hidden_units=(7, 5), num_masks=3, ordering="random",
+                   direct_connection=True, seed=None)
+    model.compile(optimizer="adam")
+    x = _all_binary_vectors(6)
+    model.fit(x, batch_size=16, epochs=1, verbose=0)
+    model.save(tmp_path / "made.keras")
+    loaded = keras.models.load_model(tmp_path / "made.keras")
+    assert isinstance(loaded, MADE) and loaded.get_config() == model.get_config()
+    for a, b in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_allclose(loaded.log_prob(x).numpy(), model.log_prob(x).numpy(),
+                               rtol=1e-6)
+    # The config alone (seed included) rebuilds the same masks.
+    rebuilt = _quiet(**{k: v for k, v in model.get_config().items()
+                        if k not in ("name", "trainable", "dtype")})
+    for a, b in zip(model.degrees, rebuilt.degrees, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_gaussian_made_trains_on_continuous_data():
+    rng = np.random.default_rng(0)
+    first = rng.standard_normal((512, 1))
+    x = np.concatenate([first, 2 * first + 0.1 * rng.standard_normal((512, 1)),
+                        rng.standard_normal((512, 1))], axis=1).astype("float32")
+    keras.utils.set_random_seed(0)
+    model = MADE(3, hidden_units=(16,), likelihood="gaussian", activation="tanh", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(x, batch_size=64, epochs=40, verbose=0)
+    # Independent Gaussians score 1.42 + 2.11 + 1.42 = 4.95 nats at best; x_2 given x_1
+    # has scale 0.1, so the true conditionals score 1.42 - 1.38 + 1.42 = 1.46.
+    assert history.history["loss"][-1] < 2.5
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(input_dim=5, num_masks=0), ValueError, "num_masks must be >= 1"),
+    (dict(input_dim=5, num_masks=2.0), TypeError, "num_masks must be an integer"),
+    (dict(input_dim=1), ValueError, "input_dim must be >= 2"),
+    (dict(input_dim=5, hidden_units=()), ValueError, "at least one hidden layer"),
+    (dict(input_dim=5, hidden_units=(8, 0)), ValueError, "hidden_units must be >= 1"),
+    (dict(input_dim=3, ordering=[0, 2, 2]), ValueError, "permutation of range"),
+    (dict(input_dim=3, ordering="zigzag"), ValueError, "Unknown ordering"),
+    (dict(input_dim=3, hidden_degrees="even"), ValueError, "hidden_degrees must be one of"),
+    (dict(input_dim=3, likelihood="poisson"), ValueError, "Unknown likelihood"),
+    (dict(input_dim=3, activation="wiggle"), ValueError, "wiggle"),
+    (dict(input_dim=3, direct_connection="yes"), TypeError, "direct_connection"),
+])
+def test_bad_constructor_arguments_are_refused(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        MADE(hidden_units=kwargs.pop("hidden_units", (8,)), **kwargs)
+
+
+def test_an_unsupported_likelihood_head_is_refused():
+    class Poisson(likelihoods.Likelihood):
+        pass
+
+    with pytest.raises(TypeError, match="Bernoulli and Gaussian"):
+        MADE(3, hidden_units=(4,), likelihood=Poisson())
+
+
+def test_a_too_narrow_hidden_layer_warns_and_names_the_blind_outputs():
+    with pytest.warns(UserWarning, match=r"mask 0: \d+ dimension\(s\) \[1, 2") as record:
+        model = MADE(20, hidden_units=(2,), seed=0)
+    blind = masks.unconnected_outputs([d.numpy()[0] for d in model.degrees])
+    assert len(blind) >= 2 and f"[{', '.join(map(str, blind[:2]))}" in str(record[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MADE(20, hidden_units=(2,), seed=0, direct_connection=True)
+        MADE(20, hidden_units=(19,), seed=0, hidden_degrees="equal")
+
+
+def test_bad_data_and_arguments_get_clear_errors():
+    model = MADE(4, hidden_units=(8,), num_masks=2, seed=0)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=r"expects \(4,\)"):
+        model.fit(np.zeros((10, 5), np.float32), verbose=0)
+    with pytest.raises(ValueError, match="other than 0 and 1"):
+        model.fit(np.full((10, 4), 0.5, np.float32), verbose=0)
+    with pytest.raises(ValueError, match="other than 0 and 1"):
+        model.log_prob(np.full((2, 4), 0.3, np.float32))
+    with pytest.raises(ValueError, match="num_masks=3 exceeds the 2 mask"):
+        model.log_prob(np.zeros((2, 4)), num_masks=3)
+    with pytest.raises(ValueError, match="mask_index=2 is out of range"):
+        model.log_prob(np.zeros((2, 4)), mask_index=2)
+    with pytest.raises(ValueError, match="not both"):
+        model.log_prob(np.zeros((2, 4)), mask_index=0, num_masks=1)
+    with pytest.raises(ValueError, match="mask_index=5 is out of range"):
+        model.sample(3, mask_index=5)
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        model.sample(0)
+    with pytest.raises(ValueError, match="mask_index=2 is out of range"):
+        model(np.zeros((1, 4), np.float32), mask_index=2)
+
+
+# ------------------------------------------------------------------------ nearest neighbours
+
+
+@pytest.mark.parametrize("metric", ["hamming", "l2"])
+def test_nearest_neighbours_match_brute_force(metric):
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 2, size=(257, 30)).astype(np.float32)
+    samples = rng.integers(0, 2, size=(9, 30)).astype(np.float32)
+    samples[0] = data[200]  # an exact copy, found in the third block
+    index, distance = nearest_neighbours(samples, data, metric=metric, batch_size=100)
+    brute = np.abs(samples[:, None, :] - data[None]).sum(-1)
+    if metric == "l2":
+        brute = np.sqrt(brute)  # for 0/1 values, squared L2 = Hamming
+    np.testing.assert_array_equal(index, brute.argmin(axis=1))  # ties: lowest index
+    np.testing.assert_allclose(distance, brute.min(axis=1), rtol=1e-6)
+    assert index[0] == 200 and distance[0] == 0
+
+
+def test_nearest_neighbours_refuse_bad_input():
+    with pytest.raises(ValueError, match="same D"):
+        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 5)))
+    with pytest.raises(ValueError, match="metric='l2'"):
+        nearest_neighbours(np.full((2, 3), 0.5), np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="metric must be"):
+        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 3)), metric="cosine")
+    with pytest.raises(ValueError, match="is empty"):
+        nearest_neighbours(np.zeros((0, 3)), np.zeros((4, 3)))
