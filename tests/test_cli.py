@@ -115,6 +115,7 @@ def test_sampling_a_vanilla_autoencoder_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["train", "ae"], ["train", "dae"],
+                                     ["train", "made"], ["train", "gmm"],
                                      ["evaluate"], ["sample"], ["export"], ["demo"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -141,3 +142,21 @@ def test_train_made_and_sample_beside_nearest_training_examples(tmp_path):
     assert main(["sample", str(out), "--num", "4", "--seed", "1"]) == 0
     samples = np.load(out / "samples.npy")
     assert samples.shape == (4, 64) and set(np.unique(samples)) <= {0.0, 1.0}
+
+
+def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
+    out = tmp_path / "gmm"
+    assert main(["train", "gmm", "--out", str(out), "--components", "3", "--pca-dim", "5",
+                 "--covariance-type", "diag", "--binarize", "none"]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["em_iterations"] >= 1 and np.isfinite(saved["test"]["log_likelihood"])
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out)["log_likelihood"] == pytest.approx(
+        saved["test"]["log_likelihood"], rel=1e-9)
+    assert main(["sample", str(out), "--num", "5", "--seed", "3"]) == 0
+    samples = np.load(out / "samples.npy")
+    assert samples.shape == (5, 64)
+    assert main(["sample", str(out), "--num", "5", "--seed", "3", "--out",
+                 str(tmp_path / "again.png")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)

@@ -5,6 +5,7 @@
     tfae sample runs/dae-digits --num 20 --steps 200
     tfae train made --hidden-units 500 --num-masks 8 --out runs/made-digits
     tfae sample runs/made-digits --num 20
+    tfae train gmm --components 10 --pca-dim 20 --binarize none --out runs/gmm-digits
     tfae evaluate runs/ae-digits
     tfae export runs/ae-digits --part decoder --format tflite
     tfae demo --out runs
@@ -124,6 +125,27 @@ def _made_args(args) -> dict:
             "likelihood": args.likelihood, "seed": args.seed}
 
 
+def _add_gmm_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Gaussian mixture (fitted by EM; --epochs, --batch-size, "
+                                      "--learning-rate and --patience are not used)")
+    group.add_argument("--components", type=int, default=10,
+                       help="mixture components K (default: %(default)s)")
+    group.add_argument("--covariance-type", choices=("full", "diag", "spherical", "tied"),
+                       default="full", help="covariance of each component (default: %(default)s)")
+    group.add_argument("--pca-dim", type=int, default=50,
+                       help="the mixture is fitted on this many principal components of the "
+                            "training images (default: %(default)s)")
+    group.add_argument("--max-iter", type=int, default=100,
+                       help="most EM iterations (default: %(default)s)")
+    group.add_argument("--tol", type=float, default=1e-3,
+                       help="stop when the mean log-likelihood gains less (default: %(default)s)")
+
+
+def _gmm_args(args) -> dict:
+    return {"n_components": args.components, "covariance_type": args.covariance_type,
+            "pca_dim": args.pca_dim, "max_iter": args.max_iter, "tol": args.tol}
+
+
 #: Model name -> (help, adds its arguments to a parser, turns parsed arguments into model_args).
 TRAINABLE = {
     "ae": ("the vanilla autoencoder h = f(x), r = g(h)", _add_autoencoder_arguments,
@@ -132,6 +154,8 @@ TRAINABLE = {
             _add_denoising_arguments, _denoising_args),
     "made": ("MADE, the masked autoencoder with an exact likelihood", _add_made_arguments,
              _made_args),
+    "gmm": ("a Gaussian mixture fitted by EM on principal components", _add_gmm_arguments,
+            _gmm_args),
 }
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import datasets, metrics, plotting
-from tfae.models import MADE, Autoencoder, DenoisingAutoencoder
+from tfae.models import MADE, Autoencoder, DenoisingAutoencoder, GaussianMixture
 
 BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
 
@@ -117,6 +117,8 @@ MODELS = {
     "dae": ModelSpec(lambda shape, args: DenoisingAutoencoder(shape, **args), _denoising_figures),
     "made": ModelSpec(lambda shape, args: MADE(math.prod(shape), **args), _sample_figure,
                       figure_name="samples.png", flatten=True),
+    # Not a Keras model: fitted by EM on principal components (see _train_gmm).
+    "gmm": ModelSpec(None, None, figure_name="samples.png", flatten=True),
 }
 
 
@@ -191,6 +193,8 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
     """
     out = Path(out)
     seed_everything(config.seed)
+    if config.model == "gmm":
+        return _train_gmm(config, out, overwrite)
     x_train, x_valid, x_test = (load_split(config, split) for split in datasets.SPLITS)
     spec = MODELS[config.model]
     model = spec.build(x_train.shape[1:], dict(config.model_args))
@@ -238,6 +242,64 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class PrincipalComponents:
+    """x ~= mean + z @ components: the top principal directions of the training data.
+
+    A Gaussian mixture on raw 784-pixel images needs 784 x 784 covariances per
+    component; ``tfae train gmm`` fits it on the top ``pca_dim`` directions instead.
+    """
+
+    mean: np.ndarray
+    components: np.ndarray  # (pca_dim, D), orthonormal rows
+
+    @classmethod
+    def fit(cls, x: np.ndarray, dims: int) -> PrincipalComponents:
+        if not 1 <= dims <= min(x.shape):
+            raise ValueError(f"pca_dim must be in [1, {min(x.shape)}] for data of shape "
+                             f"{x.shape}, got {dims}.")
+        mean = x.mean(axis=0)
+        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+        return cls(mean, vt[:dims])
+
+    def project(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.components.T
+
+    def reconstruct(self, z: np.ndarray) -> np.ndarray:
+        return self.mean + z @ self.components
+
+
+def _train_gmm(config: TrainConfig, out: Path, overwrite: bool) -> Path:
+    """Fits a Gaussian mixture by EM on the principal components of the training split."""
+    args = dict(config.model_args)
+    pca_dim = args.pop("pca_dim")
+    x_train, x_valid, x_test = (load_split(config, split).astype(np.float64)
+                                for split in datasets.SPLITS)
+    pca = PrincipalComponents.fit(x_train, pca_dim)
+    gmm = GaussianMixture(seed=config.seed, **args)
+    with atomic_folder(out, overwrite) as staging:
+        started = time.perf_counter()
+        gmm.fit(pca.project(x_train))
+        seconds = time.perf_counter() - started
+        results = {
+            "model": "gmm", "dataset": config.dataset, "em_iterations": int(gmm.n_iter_),
+            "converged": bool(gmm.converged_), "train_seconds": round(seconds, 3),
+            "note": f"log-likelihoods are per example in the {pca_dim}-dimensional PCA space, "
+                    "not comparable with pixel-space NLLs",
+            **{split: {"log_likelihood": gmm.score(pca.project(x)), "examples": len(x)}
+               for split, x in (("valid", x_valid), ("test", x_test))},
+        }
+        gmm.save(staging / "model.npz")
+        np.savez(staging / "pca.npz", mean=pca.mean, components=pca.components)
+        _write_json(staging / "run.json", dataclasses.asdict(config) | {
+            "event_shape": list(x_train.shape[1:])})
+        _write_json(staging / "metrics.json", results)
+        samples, _ = gmm.sample(10, seed=config.seed)
+        plotting.image_rows({"samples": pca.reconstruct(samples),
+                             "means": pca.reconstruct(gmm.means_)}, staging / "samples.png")
+    return out
+
+
 def read_config(run_dir) -> TrainConfig:
     """Returns the TrainConfig saved in a run folder."""
     run_dir = Path(run_dir)
@@ -267,6 +329,12 @@ def evaluate(run_dir, split: str = "test", data_dir=None) -> dict:
     config = read_config(run_dir)
     if data_dir is not None:
         config.data_dir = data_dir
+    if config.model == "gmm":
+        pca = PrincipalComponents(**np.load(Path(run_dir) / "pca.npz"))
+        gmm = GaussianMixture.load(Path(run_dir) / "model.npz")
+        x = load_split(config, split).astype(np.float64)
+        return {"run": str(run_dir), "split": split, "examples": len(x),
+                "log_likelihood": gmm.score(pca.project(x))}
     model = keras.models.load_model(Path(run_dir) / "model.keras")
     return {"run": str(run_dir), "split": split,
             **score(model, load_split(config, split), load_split(config, "train"))}
@@ -292,6 +360,26 @@ def sample(run_dir, num_samples: int = 16, num_steps: int = 200, seed: int = 0,
     """
     run_dir = Path(run_dir)
     config = read_config(run_dir)
+    if config.model == "gmm":
+        pca = PrincipalComponents(**np.load(run_dir / "pca.npz"))
+        samples = pca.reconstruct(GaussianMixture.load(run_dir / "model.npz").sample(
+            num_samples, seed=seed)[0])
+    else:
+        samples = _sample_keras_model(run_dir, num_samples, num_steps, seed)
+    x_train = load_split(config, "train")
+    nearest, _ = metrics.nearest_neighbours(samples, x_train)
+    out = Path(out) if out is not None else run_dir / "samples.png"
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-") as scratch:
+        figure, array = Path(scratch) / "samples.png", Path(scratch) / "samples.npy"
+        plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]},
+                            figure, max_images=num_samples)
+        np.save(array, samples)
+        os.replace(figure, out)
+        os.replace(array, out.with_suffix(".npy"))
+    return out
+
+
+def _sample_keras_model(run_dir: Path, num_samples: int, num_steps: int, seed: int):
     model = keras.models.load_model(run_dir / "model.keras")
     if hasattr(model, "sample_chain"):
         samples = model.sample_chain(num_chains=num_samples, num_steps=num_steps, seed=seed,
@@ -304,15 +392,4 @@ def sample(run_dir, num_samples: int = 16, num_steps: int = 200, seed: int = 0,
             "does not sum to 1 over x, so there is no distribution to sample. Train a "
             "denoising autoencoder (`tfae train dae`) to sample with its Markov chain."
         )
-    samples = np.asarray(samples)
-    x_train = load_split(config, "train")
-    nearest, _ = metrics.nearest_neighbours(samples, x_train)
-    out = Path(out) if out is not None else run_dir / "samples.png"
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-") as scratch:
-        figure, array = Path(scratch) / "samples.png", Path(scratch) / "samples.npy"
-        plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]},
-                            figure, max_images=num_samples)
-        np.save(array, samples)
-        os.replace(figure, out)
-        os.replace(array, out.with_suffix(".npy"))
-    return out
+    return np.asarray(samples)
