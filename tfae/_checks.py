@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_float_array(x, name: str = "x") -> np.ndarray:
-    """Returns ``x`` as a float32 NumPy array, refusing what cannot be one."""
+def as_float_array(x, name: str = "x", dtype="float32") -> np.ndarray:
+    """Returns ``x`` as a real NumPy array of ``dtype`` (float32 unless asked), refusing
+    what cannot be one."""
     if isinstance(x, (str, bytes)) or x is None:
         raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
     try:
@@ -21,7 +22,9 @@ def as_float_array(x, name: str = "x") -> np.ndarray:
         ) from error
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}.")
-    return array.astype(np.float32, copy=False)
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
+    return array.astype(dtype, copy=False)
 
 
 def check_not_empty(x: np.ndarray, name: str = "x") -> None:

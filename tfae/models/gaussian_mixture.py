@@ -347,23 +347,10 @@ def _compiled(function, jit_compile: bool):
 
 
 def _as_array(x, dtype: str, name: str) -> np.ndarray:
-    # _checks.as_float_array casts to float32, which would break float64 parity with
-    # scikit-learn; this is the same check keeping the model's precision.
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be an array of numbers, got {type(x).__name__}.")
+    # In the model's precision: float64 keeps parity with scikit-learn.
     if isinstance(x, tf.Tensor):
         x = x.numpy()
-    try:
-        array = np.asarray(x)
-    except Exception as error:  # ragged lists and the like
-        raise TypeError(
-            f"{name} could not be converted to an array ({error}); pass a NumPy array."
-        ) from error
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}.")
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}.")
-    return array.astype(dtype, copy=False)
+    return _checks.as_float_array(x, name, dtype=dtype)
 
 
 def _check_data(x, dtype: str, name: str = "x") -> np.ndarray:
