@@ -77,21 +77,25 @@ PAPER = {
 
 
 def _run_spec(text: str) -> dict:
-    """``500x1`` = one 500-unit layer, 1 mask; ``500-500x32r`` = two layers, 32 masks,
-    a random ordering per mask; a trailing ``d`` adds the direct connection."""
+    """``500x1`` = one 500-unit layer, 1 mask, natural order; ``500-500x32r`` = two
+    layers, 32 masks, a random ordering per mask (order-agnostic); ``p`` = one random
+    ordering shared by all masks (connectivity-agnostic only); ``d`` adds the direct
+    connection."""
     try:
         layers, rest = text.split("x")
         suffix = rest.lstrip("0123456789")
         masks = int(rest[: len(rest) - len(suffix)])
         hidden = tuple(int(units) for units in layers.split("-"))
-        if set(suffix) - {"r", "d"} or masks < 1 or min(hidden) < 1:
+        if set(suffix) - {"r", "p", "d"} or {"r", "p"} <= set(suffix) or masks < 1 \
+                or min(hidden) < 1:
             raise ValueError
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected runs such as 500x1 or 500-500x32r (units-units x masks, r = random "
-            f"orderings, d = direct connection), got {text!r}") from None
-    return {"name": text, "hidden_units": hidden, "num_masks": masks,
-            "ordering": "random" if "r" in suffix else "natural",
+            f"expected runs such as 500x1 or 500-500x32r (units-units x masks, r = a random "
+            f"ordering per mask, p = one shared random ordering, d = direct connection), got "
+            f"{text!r}") from None
+    ordering = "random" if "r" in suffix else "shared random" if "p" in suffix else "natural"
+    return {"name": text, "hidden_units": hidden, "num_masks": masks, "ordering": ordering,
             "direct_connection": "d" in suffix}
 
 
@@ -423,8 +427,11 @@ def valid_nll(model: MADE, x, num_masks=None, batch=2000) -> float:
 def build(spec: dict, dims: int, seed: int) -> MADE:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # natural order: pixel 2 may see nothing
+        ordering = spec["ordering"]
+        if ordering == "shared random":  # one permutation, given explicitly, for every mask
+            ordering = [int(d) for d in np.random.default_rng(seed).permutation(dims)]
         return MADE(dims, hidden_units=spec["hidden_units"], num_masks=spec["num_masks"],
-                    ordering=spec["ordering"], direct_connection=spec["direct_connection"],
+                    ordering=ordering, direct_connection=spec["direct_connection"],
                     seed=seed)
 
 
