@@ -59,7 +59,7 @@ from common import (  # noqa: E402
 )
 
 from tfae import datasets, metrics  # noqa: E402
-from tfae.models.made import MADE, nearest_neighbours  # noqa: E402
+from tfae.models.made import MADE  # noqa: E402
 
 MNIST = SHARED_DATA / "binarized_mnist.npz"
 DNA = SHARED_DATA / "uci_dna.npz"
@@ -138,6 +138,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rates", type=_floats, default=(1e-3, 3e-3),
                         help="Adam step sizes to choose from on validation NLL after "
                              "--pilot-epochs (default: 1e-3,3e-3)")
+    parser.add_argument("--l2", type=float, default=0.0,
+                        help="L2 weight penalty on every kernel (MADE's kernel_regularizer, "
+                             "keras.regularizers.L2); 0 for none (default: %(default)s)")
     parser.add_argument("--pilot-epochs", type=int, default=4,
                         help="epochs of each learning-rate pilot (default: 4)")
     parser.add_argument("--max-epochs", type=int, default=1000,
@@ -424,7 +427,7 @@ def valid_nll(model: MADE, x, num_masks=None, batch=2000) -> float:
     return total / len(x)
 
 
-def build(spec: dict, dims: int, seed: int) -> MADE:
+def build(spec: dict, dims: int, seed: int, l2: float = 0.0) -> MADE:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # natural order: pixel 2 may see nothing
         ordering = spec["ordering"]
@@ -432,13 +435,13 @@ def build(spec: dict, dims: int, seed: int) -> MADE:
             ordering = [int(d) for d in np.random.default_rng(seed).permutation(dims)]
         return MADE(dims, hidden_units=spec["hidden_units"], num_masks=spec["num_masks"],
                     ordering=ordering, direct_connection=spec["direct_connection"],
-                    seed=seed)
+                    kernel_regularizer=keras.regularizers.L2(l2) if l2 else None, seed=seed)
 
 
 def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_s: float,
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
-    model = build(spec, data["train"].shape[1], args.seed)
+    model = build(spec, data["train"].shape[1], args.seed, args.l2)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)
@@ -475,6 +478,7 @@ def quality(name: str, args, data: dict, runs: list[dict], budgets_s: list[float
             "run": spec["name"], "hidden_units": spec["hidden_units"],
             "num_masks": spec["num_masks"], "ordering": spec["ordering"],
             "direct_connection": spec["direct_connection"], "learning_rate": learning_rate,
+            "l2": args.l2,
             "pilot_valid_nll": pilots, "pilot_s": pilot_timer.seconds,
             "epochs": epochs, "best_epoch": validation.best_epoch,
             "stopped_by": validation.stop_reason, "train_s": seconds,
@@ -511,7 +515,7 @@ def samples_figure(model: MADE, x_train: np.ndarray, path: Path) -> dict:
     from tfae.plotting import image_rows
 
     samples = model.sample(10, seed=0).numpy()
-    index, distance = nearest_neighbours(samples, x_train)
+    index, distance = metrics.nearest_neighbours(samples, x_train)
     image_rows({"MADE samples": samples, "nearest training image": x_train[index]}, path=path)
     return {"figure": str(path), "hamming_distances": distance.tolist()}
 

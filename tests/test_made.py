@@ -12,7 +12,7 @@ from scipy import stats
 import tfae
 from tfae import likelihoods, masks
 from tfae.layers import MaskedDense
-from tfae.models.made import MADE, nearest_neighbours
+from tfae.models.made import MADE
 
 
 def _all_binary_vectors(dims):
@@ -322,6 +322,31 @@ def test_save_and_load_keep_masks_and_weights(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_kernel_regularizer_shrinks_weights_but_not_the_reported_nll(tmp_path):
+    x = _all_binary_vectors(6)
+
+    def trained(regularizer):
+        keras.utils.set_random_seed(0)
+        model = _quiet(input_dim=6, hidden_units=(16,), direct_connection=True, seed=0,
+                       kernel_regularizer=regularizer)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        history = model.fit(x, batch_size=16, epochs=10, verbose=0)
+        return model, history.history["loss"][-1]
+
+    plain, _ = trained(None)
+    penalised, reported = trained(keras.regularizers.L2(1.0))
+    assert plain.losses == [] and len(penalised.losses) == 3  # hidden, output, direct
+    plain_norm, penalised_norm = (float(np.sum(model.hidden_layers[0].kernel.numpy() ** 2))
+                                  for model in (plain, penalised))
+    assert penalised_norm < 0.1 * plain_norm
+    # The reported loss is -log p(x) alone: a shrunk network is close to uniform.
+    assert reported == pytest.approx(6 * np.log(2), abs=0.2)
+    penalised.save(tmp_path / "made.keras")
+    loaded = keras.models.load_model(tmp_path / "made.keras")
+    assert loaded.get_config()["kernel_regularizer"]["config"] == {"l2": 1.0}
+    assert len(loaded.losses) == 3
+
+
 def test_gaussian_made_trains_on_continuous_data():
     rng = np.random.default_rng(0)
     first = rng.standard_normal((512, 1))
@@ -397,32 +422,3 @@ def test_bad_data_and_arguments_get_clear_errors():
         model.sample(0)
     with pytest.raises(ValueError, match="mask_index=2 is out of range"):
         model(np.zeros((1, 4), np.float32), mask_index=2)
-
-
-# ------------------------------------------------------------------------ nearest neighbours
-
-
-@pytest.mark.parametrize("metric", ["hamming", "l2"])
-def test_nearest_neighbours_match_brute_force(metric):
-    rng = np.random.default_rng(0)
-    data = rng.integers(0, 2, size=(257, 30)).astype(np.float32)
-    samples = rng.integers(0, 2, size=(9, 30)).astype(np.float32)
-    samples[0] = data[200]  # an exact copy, found in the third block
-    index, distance = nearest_neighbours(samples, data, metric=metric, batch_size=100)
-    brute = np.abs(samples[:, None, :] - data[None]).sum(-1)
-    if metric == "l2":
-        brute = np.sqrt(brute)  # for 0/1 values, squared L2 = Hamming
-    np.testing.assert_array_equal(index, brute.argmin(axis=1))  # ties: lowest index
-    np.testing.assert_allclose(distance, brute.min(axis=1), rtol=1e-6)
-    assert index[0] == 200 and distance[0] == 0
-
-
-def test_nearest_neighbours_refuse_bad_input():
-    with pytest.raises(ValueError, match="same D"):
-        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 5)))
-    with pytest.raises(ValueError, match="metric='l2'"):
-        nearest_neighbours(np.full((2, 3), 0.5), np.zeros((4, 3)))
-    with pytest.raises(ValueError, match="metric must be"):
-        nearest_neighbours(np.zeros((2, 3)), np.zeros((4, 3)), metric="cosine")
-    with pytest.raises(ValueError, match="is empty"):
-        nearest_neighbours(np.zeros((0, 3)), np.zeros((4, 3)))

@@ -62,6 +62,11 @@ class MADE(UnsupervisedModel):
         activation: str, the activation of the hidden layers. Defaults to ``"relu"``.
         hidden_degrees: ``"random"`` draws hidden-unit degrees uniformly, as in the
             paper; ``"equal"`` spreads them evenly. Defaults to ``"random"``.
+        kernel_regularizer: None, or a Keras regularizer (name, config or instance)
+            applied to every kernel, e.g. ``keras.regularizers.L2(1e-5)``: weight decay,
+            which lets wide one-mask networks train longer before they overfit. The
+            penalty is added to the training objective, not to the reported ``loss``
+            (still -log p(x)). Defaults to None.
         seed: int or None, seeds the orderings and degrees. None draws a seed from
             NumPy's global generator (``keras.utils.set_random_seed`` fixes it);
             ``get_config`` returns the seed used, so a model rebuilt from its config
@@ -94,6 +99,7 @@ class MADE(UnsupervisedModel):
         likelihood="bernoulli",
         activation: str = "relu",
         hidden_degrees: str = "random",
+        kernel_regularizer=None,
         seed: int | None = None,
         **kwargs,
     ):
@@ -114,15 +120,18 @@ class MADE(UnsupervisedModel):
                 f"hidden_degrees must be one of {masks.HIDDEN_DEGREES}, got {hidden_degrees!r}."
             )
         self.hidden_degrees = hidden_degrees
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
         self.seed = _checks.check_positive_int(seed, "seed", minimum=0)
 
         outputs = self.input_dim * self.likelihood.params_per_value
-        self.hidden_layers = [MaskedDense(units, activation=activation, name=f"hidden_{i}")
+        penalty = {"kernel_regularizer": self.kernel_regularizer}
+        self.hidden_layers = [MaskedDense(units, activation=activation, name=f"hidden_{i}",
+                                          **penalty)
                               for i, units in enumerate(self.hidden_units, start=1)]
-        self.output_layer = MaskedDense(outputs, name="output")
-        self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct")
+        self.output_layer = MaskedDense(outputs, name="output", **penalty)
+        self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct", **penalty)
                              if self.direct_connection else None)
         widths = (self.input_dim, *self.hidden_units)
         for layer, width in zip(self.hidden_layers + [self.output_layer], widths, strict=True):
@@ -356,6 +365,7 @@ class MADE(UnsupervisedModel):
             likelihood=likelihoods.serialize(self.likelihood),
             activation=self.activation,
             hidden_degrees=self.hidden_degrees,
+            kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             seed=self.seed,
         )
         return config
@@ -472,72 +482,6 @@ class MADE(UnsupervisedModel):
 
     _sample_xla = tf.function(_sample_graph, reduce_retracing=True, jit_compile=True)
     _sample_graph_only = tf.function(_sample_graph, reduce_retracing=True, jit_compile=False)
-
-
-def nearest_neighbours(samples, data, metric: str = "hamming", batch_size: int = 10_000):
-    """Returns, for each sample, the index of and the distance to its nearest row of ``data``.
-
-    The lecture's MADE figure shows each sample beside its nearest training example,
-    to show that the model does not merely copy the training set. Distances are
-    computed in blocks of ``batch_size`` rows of ``data`` (NumPy, float32 matmuls);
-    ties go to the lowest index.
-
-    Args:
-        samples: array of shape (n, D).
-        data: array of shape (N, D), e.g. the training set.
-        metric: ``"hamming"`` (the number of differing values; binary data only) or
-            ``"l2"`` (Euclidean distance). Defaults to ``"hamming"``.
-        batch_size: int, rows of ``data`` per block. Defaults to 10000.
-
-    Returns:
-        ``(indices, distances)``: int64 array (n,) of row indices into ``data``, and
-        float32 array (n,) of distances.
-
-    Raises:
-        ValueError: empty or non-finite arrays, different D, an unknown metric, or
-            non-binary values with ``metric="hamming"``.
-
-    Example:
-        >>> nearest_neighbours([[1, 0, 1]], [[0, 0, 0], [1, 1, 1]])
-        (array([1]), array([1.], dtype=float32))
-    """
-    samples = _flat(samples, "samples")
-    data = _flat(data, "data")
-    if samples.shape[1] != data.shape[1]:
-        raise ValueError(
-            f"samples have {samples.shape[1]} values each but data rows have "
-            f"{data.shape[1]}; flatten both to the same D (e.g. x.reshape(len(x), -1))."
-        )
-    if metric not in ("hamming", "l2"):
-        raise ValueError(f"metric must be 'hamming' or 'l2', got {metric!r}.")
-    if metric == "hamming":
-        for name, array in (("samples", samples), ("data", data)):
-            if not ((array == 0) | (array == 1)).all():
-                raise ValueError(
-                    f"the Hamming distance counts differing 0/1 values, but {name} has other "
-                    "values; binarize it, or pass metric='l2'."
-                )
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    sample_norms = (samples**2).sum(axis=1, keepdims=True)
-    best_index = np.zeros(len(samples), np.int64)
-    best = np.full(len(samples), np.inf, np.float32)
-    for start in range(0, len(data), batch_size):
-        block = data[start:start + batch_size]
-        # ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b, which is the Hamming distance for 0/1.
-        squared = sample_norms + (block**2).sum(axis=1)[None, :] - 2.0 * samples @ block.T
-        index = squared.argmin(axis=1)
-        value = np.maximum(squared[np.arange(len(samples)), index], 0.0)
-        better = value < best
-        best_index[better], best[better] = index[better] + start, value[better]
-    distances = best if metric == "hamming" else np.sqrt(best)
-    return best_index, distances.astype(np.float32)
-
-
-def _flat(x, name: str) -> np.ndarray:
-    array = _checks.as_float_array(x, name)
-    _checks.check_not_empty(array, name)
-    _checks.check_finite(array, name)
-    return array.reshape(len(array), -1)
 
 
 def _check_hidden_units(hidden_units) -> tuple[int, ...]:
