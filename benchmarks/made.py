@@ -141,6 +141,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--l2", type=float, default=0.0,
                         help="L2 weight penalty on every kernel (MADE's kernel_regularizer, "
                              "keras.regularizers.L2); 0 for none (default: %(default)s)")
+    parser.add_argument("--dropout", type=float, default=0.0,
+                        help="dropout rate on the hidden units (MADE's dropout) (default: "
+                             "%(default)s)")
     parser.add_argument("--pilot-epochs", type=int, default=4,
                         help="epochs of each learning-rate pilot (default: 4)")
     parser.add_argument("--max-epochs", type=int, default=1000,
@@ -427,7 +430,7 @@ def valid_nll(model: MADE, x, num_masks=None, batch=2000) -> float:
     return total / len(x)
 
 
-def build(spec: dict, dims: int, seed: int, l2: float = 0.0) -> MADE:
+def build(spec: dict, dims: int, seed: int, l2: float = 0.0, dropout: float = 0.0) -> MADE:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # natural order: pixel 2 may see nothing
         ordering = spec["ordering"]
@@ -435,13 +438,14 @@ def build(spec: dict, dims: int, seed: int, l2: float = 0.0) -> MADE:
             ordering = [int(d) for d in np.random.default_rng(seed).permutation(dims)]
         return MADE(dims, hidden_units=spec["hidden_units"], num_masks=spec["num_masks"],
                     ordering=ordering, direct_connection=spec["direct_connection"],
-                    kernel_regularizer=keras.regularizers.L2(l2) if l2 else None, seed=seed)
+                    kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
+                    dropout=dropout, seed=seed)
 
 
 def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_s: float,
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
-    model = build(spec, data["train"].shape[1], args.seed, args.l2)
+    model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)
@@ -478,7 +482,7 @@ def quality(name: str, args, data: dict, runs: list[dict], budgets_s: list[float
             "run": spec["name"], "hidden_units": spec["hidden_units"],
             "num_masks": spec["num_masks"], "ordering": spec["ordering"],
             "direct_connection": spec["direct_connection"], "learning_rate": learning_rate,
-            "l2": args.l2,
+            "l2": args.l2, "dropout": args.dropout,
             "pilot_valid_nll": pilots, "pilot_s": pilot_timer.seconds,
             "epochs": epochs, "best_epoch": validation.best_epoch,
             "stopped_by": validation.stop_reason, "train_s": seconds,

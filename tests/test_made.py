@@ -51,6 +51,7 @@ def _random_config(seed):
         likelihood=str(rng.choice(["bernoulli", "gaussian"])),
         activation=str(rng.choice(["relu", "tanh"])),
         hidden_degrees=str(rng.choice(["random", "equal"])),
+        dropout=float(rng.choice([0.0, 0.25])),
         seed=seed,
     )
 
@@ -153,7 +154,7 @@ def test_output_d_does_not_depend_on_inputs_at_or_after_d(seed):
     for k in range(model.num_masks):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            params = model(x, mask_index=k)
+            params = model(x, mask_index=k, training=True)  # with dropout, if any
         jacobian = np.abs(tape.batch_jacobian(params, x).numpy()).max(axis=0)  # (out, in)
         degrees = model.degrees[0].numpy()[k]
         out_degrees = np.tile(degrees, model.likelihood.params_per_value)
@@ -191,6 +192,7 @@ def test_the_training_step_cycles_the_masks_in_graph_without_retracing(binary_di
          direct_connection=True),
     dict(input_dim=6, hidden_units=(5, 7, 4), num_masks=2, ordering="reversed",
          hidden_degrees="equal", activation="tanh"),
+    dict(input_dim=7, hidden_units=(20,), dropout=0.5, direct_connection=True),
 ])
 def test_probabilities_of_all_binary_vectors_sum_to_one(kwargs):
     model = _quiet(seed=1, **kwargs)
@@ -304,7 +306,7 @@ def test_fit_lowers_the_nll_below_the_pixel_mean_model(binary_digits):
 
 def test_save_and_load_keep_masks_and_weights(tmp_path):
     model = _quiet(input_dim=6, hidden_units=(7, 5), num_masks=3, ordering="random",
-                   direct_connection=True, seed=None)
+                   direct_connection=True, dropout=0.2, seed=None)
     model.compile(optimizer="adam")
     x = _all_binary_vectors(6)
     model.fit(x, batch_size=16, epochs=1, verbose=0)
@@ -376,6 +378,8 @@ def test_gaussian_made_trains_on_continuous_data():
     (dict(input_dim=3, likelihood="poisson"), ValueError, "Unknown likelihood"),
     (dict(input_dim=3, activation="wiggle"), ValueError, "wiggle"),
     (dict(input_dim=3, direct_connection="yes"), TypeError, "direct_connection"),
+    (dict(input_dim=3, dropout=1.0), ValueError, r"dropout must be in \[0, 1\)"),
+    (dict(input_dim=3, dropout="half"), TypeError, "dropout must be a number"),
 ])
 def test_bad_constructor_arguments_are_refused(kwargs, error, words):
     with pytest.raises(error, match=words):

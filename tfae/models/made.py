@@ -62,6 +62,10 @@ class MADE(UnsupervisedModel):
         activation: str, the activation of the hidden layers. Defaults to ``"relu"``.
         hidden_degrees: ``"random"`` draws hidden-unit degrees uniformly, as in the
             paper; ``"equal"`` spreads them evenly. Defaults to ``"random"``.
+        dropout: float in [0, 1), the rate of dropout on every hidden layer's units
+            during training. Dropping hidden units removes paths, never adds one, so
+            the autoregressive property holds; it regularises wide one-mask
+            networks. Defaults to 0 (none).
         kernel_regularizer: None, or a Keras regularizer (name, config or instance)
             applied to every kernel, e.g. ``keras.regularizers.L2(1e-5)``: weight decay,
             which lets wide one-mask networks train longer before they overfit. The
@@ -99,6 +103,7 @@ class MADE(UnsupervisedModel):
         likelihood="bernoulli",
         activation: str = "relu",
         hidden_degrees: str = "random",
+        dropout: float = 0.0,
         kernel_regularizer=None,
         seed: int | None = None,
         **kwargs,
@@ -120,6 +125,7 @@ class MADE(UnsupervisedModel):
                 f"hidden_degrees must be one of {masks.HIDDEN_DEGREES}, got {hidden_degrees!r}."
             )
         self.hidden_degrees = hidden_degrees
+        self.dropout = _check_dropout(dropout)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         if seed is None:
             seed = int(np.random.randint(0, 2**31 - 1))
@@ -131,6 +137,10 @@ class MADE(UnsupervisedModel):
                                           **penalty)
                               for i, units in enumerate(self.hidden_units, start=1)]
         self.output_layer = MaskedDense(outputs, name="output", **penalty)
+        # Only with dropout: a Dropout layer holds a seed variable, saved with the model.
+        self.dropout_layers = [keras.layers.Dropout(self.dropout, seed=self.seed + i,
+                                                    name=f"dropout_{i}")
+                               for i in range(1, len(self.hidden_units) + 1) if self.dropout]
         self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct", **penalty)
                              if self.direct_connection else None)
         widths = (self.input_dim, *self.hidden_units)
@@ -199,10 +209,12 @@ class MADE(UnsupervisedModel):
 
     # ------------------------------------------------------------------ the network
 
-    def _network(self, x):
+    def _network(self, x, training=False):
         hidden = x
-        for layer in self.hidden_layers:
+        for i, layer in enumerate(self.hidden_layers):
             hidden = layer(hidden)
+            if self.dropout_layers:
+                hidden = self.dropout_layers[i](hidden, training=training)
         params = self.output_layer(hidden)
         if self.direct_layer is not None:
             params = params + self.direct_layer(x)
@@ -220,11 +232,11 @@ class MADE(UnsupervisedModel):
             mask_index = self._check_mask_index(mask_index)
         x = self._traced_input(x)
         self._use_masks(mask_index)
-        return self._network(x)
+        return self._network(x, training)
 
-    def _log_prob_mask(self, x, mask_index):
+    def _log_prob_mask(self, x, mask_index, training=False):
         self._use_masks(mask_index)
-        return self.likelihood.distribution(self._network(x)).log_prob(x)
+        return self.likelihood.distribution(self._network(x, training)).log_prob(x)
 
     def _mixture_log_prob(self, x, first, count):
         """log (1/count) sum_{k=first}^{first+count-1} p_k(x), one forward pass per mask."""
@@ -246,11 +258,11 @@ class MADE(UnsupervisedModel):
         if not training:
             return {"loss": -self._mixture_log_prob(x, 0, self.num_masks)}
         if self.num_masks == 1:
-            return {"loss": -self._log_prob_mask(x, 0)}
+            return {"loss": -self._log_prob_mask(x, 0, training=True)}
         # One mask per minibatch, chosen in-graph: no retracing, no host round trip.
         mask_index = self.mask_step % self.num_masks
         self.mask_step.assign_add(1)
-        return {"loss": -self._log_prob_mask(x, mask_index)}
+        return {"loss": -self._log_prob_mask(x, mask_index, training=True)}
 
     def check_inputs(self, x, name: str = "x") -> np.ndarray:
         array = super().check_inputs(x, name)
@@ -365,6 +377,7 @@ class MADE(UnsupervisedModel):
             likelihood=likelihoods.serialize(self.likelihood),
             activation=self.activation,
             hidden_degrees=self.hidden_degrees,
+            dropout=self.dropout,
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             seed=self.seed,
         )
@@ -482,6 +495,15 @@ class MADE(UnsupervisedModel):
 
     _sample_xla = tf.function(_sample_graph, reduce_retracing=True, jit_compile=True)
     _sample_graph_only = tf.function(_sample_graph, reduce_retracing=True, jit_compile=False)
+
+
+def _check_dropout(rate) -> float:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
+        raise TypeError(f"dropout must be a number in [0, 1), got {rate!r}.")
+    if not 0.0 <= float(rate) < 1.0:
+        raise ValueError(f"dropout must be in [0, 1) (the share of hidden units dropped in "
+                         f"training), got {rate}.")
+    return float(rate)
 
 
 def _check_hidden_units(hidden_units) -> tuple[int, ...]:
