@@ -65,7 +65,9 @@ class MADE(UnsupervisedModel):
         dropout: float in [0, 1), the rate of dropout on every hidden layer's units
             during training. Dropping hidden units removes paths, never adds one, so
             the autoregressive property holds; it regularises wide one-mask
-            networks. Defaults to 0 (none).
+            networks. On CPU, compile without XLA (``jit_compile=False``): XLA's
+            random numbers made a dropout step 8x slower in ``benchmarks/made.py``'s
+            setting. Defaults to 0 (none).
         kernel_regularizer: None, or a Keras regularizer (name, config or instance)
             applied to every kernel, e.g. ``keras.regularizers.L2(1e-5)``: weight decay,
             which lets wide one-mask networks train longer before they overfit. The
