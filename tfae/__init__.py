@@ -9,6 +9,8 @@ The package follows the lecture's table of contents:
   autoregressive likelihood.
 - ``tfae.GaussianMixture``, ``tfae.estimators``: a latent variable model fitted by EM, and the
   naive Monte Carlo likelihood.
+- ``tfae.VAE``: the variational autoencoder, trained on the ELBO; importance-weighted
+  log p(x), samples, interpolations, active units.
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
@@ -26,12 +28,13 @@ from tfae import (
     metrics,
     plotting,
 )
-from tfae.models import MADE, Autoencoder, DenoisingAutoencoder, GaussianMixture
+from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
 
 __version__ = "0.1.0"
 
 __all__ = [
     "MADE",
+    "VAE",
     "Autoencoder",
     "DenoisingAutoencoder",
     "GaussianMixture",

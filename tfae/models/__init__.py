@@ -5,5 +5,13 @@ from tfae.models.base import UnsupervisedModel
 from tfae.models.denoising_autoencoder import DenoisingAutoencoder
 from tfae.models.gaussian_mixture import GaussianMixture
 from tfae.models.made import MADE
+from tfae.models.vae import VAE
 
-__all__ = ["MADE", "Autoencoder", "DenoisingAutoencoder", "GaussianMixture", "UnsupervisedModel"]
+__all__ = [
+    "MADE",
+    "VAE",
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "GaussianMixture",
+    "UnsupervisedModel",
+]
