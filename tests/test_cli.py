@@ -21,12 +21,18 @@ def _train(out, *extra, model="ae"):
 def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     (run,) = tmp_path.iterdir()
-    assert {"model.keras", "metrics.json", "reconstructions.png", "run.json",
+    assert {"model.keras", "metrics.json", "reconstructions.png", "samples.png", "run.json",
             "history.json"} <= {path.name for path in run.iterdir()}
+    assert json.loads((run / "run.json").read_text())["model"] == "vae"
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["examples"] == 360
-    assert test["loss"] < test["pixel_mean_nll"]
-    assert str(run.resolve()) in capsys.readouterr().out
+    # A generative model's -log p(x), estimated with importance sampling, well below the
+    # independent-pixels model's; the ELBO below the (tighter) importance-weighted bound.
+    assert test["iw_nll"] < 0.85 * test["pixel_mean_nll"]
+    assert test["elbo"] <= -test["iw_nll"]
+    assert test["loss"] == pytest.approx(-test["elbo"], abs=0.5)  # both estimate -ELBO
+    printed = capsys.readouterr().out
+    assert str(run.resolve()) in printed and f"{test['pixel_mean_nll']:.2f}" in printed
 
 
 def test_train_then_evaluate_reports_the_same_test_nll(tmp_path, capsys):
@@ -115,7 +121,7 @@ def test_sampling_a_vanilla_autoencoder_is_refused(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["train", "ae"], ["train", "dae"],
-                                     ["train", "made"], ["train", "gmm"],
+                                     ["train", "made"], ["train", "gmm"], ["train", "vae"],
                                      ["evaluate"], ["sample"], ["export"], ["demo"]])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -160,3 +166,41 @@ def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
     assert main(["sample", str(out), "--num", "5", "--seed", "3", "--out",
                  str(tmp_path / "again.png")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
+
+
+def test_train_vae_evaluate_with_importance_sampling_and_sample(tmp_path, capsys):
+    out = tmp_path / "vae"
+    assert _train(out, "--beta", "1", "--kl", "monte_carlo", "--importance-samples", "20",
+                  model="vae") == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["model_args"]["kl"] == "monte_carlo" and config["importance_samples"] == 20
+    saved = json.loads((out / "metrics.json").read_text())["test"]
+    assert saved["importance_samples"] == 20
+    assert {"loss", "reconstruction", "kl", "elbo", "iw_nll"} <= set(saved)
+    assert (out / "samples.png").exists() and (out / "reconstructions.png").exists()
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--importance-samples", "200"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["importance_samples"] == 200
+    assert printed["elbo"] == pytest.approx(saved["elbo"], rel=1e-6)  # seeded
+    # More importance samples: a tighter bound (up to Monte Carlo noise).
+    assert printed["elbo"] <= -printed["iw_nll"] and printed["iw_nll"] < saved["iw_nll"] + 0.05
+    assert main(["evaluate", str(out), "--importance-samples", "0"]) == 2
+    assert "num_samples must be >= 1" in capsys.readouterr().err
+    assert main(["sample", str(out), "--num", "5", "--seed", "4"]) == 0
+    samples = np.load(out / "samples.npy")
+    assert samples.shape == (5, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
+
+
+def test_a_vae_run_that_produces_nan_writes_nothing(tmp_path, monkeypatch, capsys):
+    import tfae
+
+    loss_terms = tfae.VAE.loss_terms
+
+    def poisoned(self, x, training=False):
+        return {name: value * np.nan for name, value in loss_terms(self, x, training).items()}
+
+    monkeypatch.setattr(tfae.VAE, "loss_terms", poisoned)
+    assert _train(tmp_path / "vae", model="vae") == 2
+    assert "non-finite loss" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -40,5 +40,6 @@ def test_mkdocs_build_strict(tmp_path):
         assert page.is_file(), f"tutorial {notebook.name} has no page in the site"
         assert (page.parent / notebook.name).is_file(), f"{notebook.name} is not downloadable"
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
-    for documented in ("tfae.Autoencoder", "tfae.likelihoods", "tfae.datasets", "tfae.metrics"):
+    for documented in ("tfae.Autoencoder", "tfae.VAE", "tfae.likelihoods", "tfae.datasets",
+                       "tfae.metrics"):
         assert f'id="{documented}"' in api, f"{documented} is missing from the API reference"

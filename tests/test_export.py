@@ -83,3 +83,21 @@ def test_cli_export_and_the_device_side_runner(tmp_path, trained_autoencoder):
     assert "import tensorflow" not in (REPO / "export" / "run_litert.py").read_text()
     assert main(["export", str(tmp_path), "--part", "encoder", "--format", "saved_model"]) == 0
     assert (tmp_path / "encoder_savedmodel" / "saved_model.pb").exists()
+
+
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+def test_a_vae_exports_its_posterior_and_its_generative_model(tmp_path, binary_digits, part):
+    import tfae
+
+    model = tfae.VAE((8, 8, 1), latent_dim=3, hidden_units=(16,), seed=0)
+    x = binary_digits[1][:5]
+    q = model.encode(x)
+    path = export.tflite(model, tmp_path / f"{part}.tflite", part=part)
+    if part == "encoder":  # q(z|x) = N(h, diag(scale^2)), without TFP on the device
+        outputs = _litert(path, part, x)
+        np.testing.assert_allclose(outputs["h"], q.mean().numpy(), atol=1e-5)
+        np.testing.assert_allclose(outputs["scale"], q.stddev().numpy(), atol=1e-5)
+    else:  # z ~ N(0, I) in, the mean of p(x|z) out: sampling on the device
+        z = np.random.default_rng(2).normal(size=(4, 3)).astype("float32")
+        np.testing.assert_allclose(_litert(path, part, z)["mean"],
+                                   model.decode(z).mean().numpy(), atol=1e-5)

@@ -3,11 +3,15 @@
 A phone needs neither Keras nor TFP: it needs a function from tensors to tensors.
 Each exported part has one signature:
 
-- ``"encoder"``: ``encode(x) -> {"h": f(x)}``
+- ``"encoder"``: ``encode(x) -> {"h": f(x)}``; for a ``tfae.VAE``,
+  ``encode(x) -> {"h": E[z | x], "scale": the standard deviations of q(z | x)}``
 - ``"decoder"``: ``decode(h) -> {"mean": E[x | h], "params": g(h)}``, the mean of
   p(x | h) (an image) and the raw decoder outputs (logits, or loc and scale), so
   that an app can draw or sample without TFP.
-- ``"autoencoder"``: ``reconstruct(x) -> {"mean": g(f(x))}``
+- ``"autoencoder"``: ``reconstruct(x) -> {"mean": g(f(x))}`` (for a VAE, the mean of
+  p(x | z) at z = E[z | x])
+
+A VAE's decoder part is its generative model: feed it z ~ N(0, I) to sample.
 
 Files are written in a temporary sibling and renamed into place, so an export
 that fails leaves nothing half-written.
@@ -53,6 +57,11 @@ def _endpoint(model, part: str):
         return decode, tf.TensorSpec([None, model.latent_dim], dtype, name="h")
     x_spec = tf.TensorSpec([None, *model.event_shape], dtype, name="x")
     if part == "encoder":
+        if hasattr(model, "posterior_parameters"):  # a VAE: q(z | x) = N(h, diag(scale^2))
+            def encode(x):
+                loc, scale = model.posterior_parameters(x)
+                return {"h": loc, "scale": scale}
+            return encode, x_spec
         return (lambda x: {"h": model.encoder(x)}), x_spec
     return (lambda x: {"mean": model.reconstruct(x)}), x_spec
 

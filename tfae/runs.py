@@ -2,7 +2,9 @@
 
 A run folder holds ``model.keras``, ``run.json`` (how the run was made: model,
 dataset, hyperparameters, seed, versions), ``history.json``, ``metrics.json``
-(held-out scores, in nats per example) and ``reconstructions.png``. It is
+(held-out scores, in nats per example; for a VAE also the ELBO and the
+importance-weighted NLL) and ``reconstructions.png`` (a VAE also writes
+``samples.png``). It is
 written in a hidden sibling folder and renamed into place at the end, so a run
 that fails or is interrupted leaves nothing half-written behind.
 """
@@ -24,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import datasets, metrics, plotting
-from tfae.models import MADE, Autoencoder, DenoisingAutoencoder, GaussianMixture
+from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
 
 BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
 
@@ -34,7 +36,8 @@ class TrainConfig:
     """Everything that defines a training run (saved as ``run.json``).
 
     Args:
-        model: str, the model to train, a key of ``MODELS`` (``"ae"``, ``"dae"``).
+        model: str, the model to train, a key of ``MODELS`` (``"ae"``, ``"dae"``,
+            ``"made"``, ``"vae"``, ``"gmm"``).
         dataset: str, a name known to ``tfae.datasets.load`` or a ``.npz`` path.
         model_args: dict, the model's constructor arguments besides the example
             shape, e.g. ``{"latent_dim": 16, "hidden_units": [256, 128]}``.
@@ -49,6 +52,8 @@ class TrainConfig:
         seed: int, seeds Python, NumPy, TensorFlow and Keras.
         data_dir: str or None, the tensorflow-datasets data folder.
         verbose: int or str, Keras' progress display (``"auto"``, 0, 1, 2).
+        importance_samples: int, VAE runs only: the importance samples k of the
+            test and validation NLL estimates written to ``metrics.json``.
     """
 
     model: str = "ae"
@@ -62,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     data_dir: str | None = None
     verbose: int | str = "auto"
+    importance_samples: int = 100
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -94,6 +100,18 @@ def _denoising_figures(model, x_train, x_test, path, seed) -> None:
                          "reconstructed": np.asarray(model.denoise(corrupted))}, path)
 
 
+def _vae_figures(model, x_train, x_test, path, seed) -> None:
+    """Originals above reconstructions at ``path``; samples (draws and means of p(x|z),
+    beside the nearest training examples of the means) in ``samples.png`` beside it."""
+    _reconstruction_figure(model, x_train, x_test, path, seed)
+    means = np.asarray(model.sample(10, seed=seed, return_means=True))
+    nearest, _ = metrics.nearest_neighbours(means, x_train)
+    plotting.image_rows({"samples x ~ p(x | z)": np.asarray(model.sample(10, seed=seed)),
+                         "their means E[x | z]": means,
+                         "nearest training example": x_train[nearest]},
+                        Path(path).parent / "samples.png")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """How a run builds and shows one kind of model.
@@ -117,6 +135,7 @@ MODELS = {
     "dae": ModelSpec(lambda shape, args: DenoisingAutoencoder(shape, **args), _denoising_figures),
     "made": ModelSpec(lambda shape, args: MADE(math.prod(shape), **args), _sample_figure,
                       figure_name="samples.png", flatten=True),
+    "vae": ModelSpec(lambda shape, args: VAE(shape, **args), _vae_figures),
     # Not a Keras model: fitted by EM on principal components (see _train_gmm).
     "gmm": ModelSpec(None, None, figure_name="samples.png", flatten=True),
 }
@@ -171,18 +190,31 @@ def seed_everything(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def score(model, x: np.ndarray, x_train: np.ndarray, batch_size: int = 256) -> dict:
+def score(model, x: np.ndarray, x_train: np.ndarray, batch_size: int = 256,
+          importance_samples: int = 100, seed: int = 0) -> dict:
     """Returns the model's mean loss terms on ``x`` beside the per-pixel-mean model's
     negative log-likelihood, in nats per example.
 
     ``loss`` is what the model minimises: -log p(x | g(f(x))) for the autoencoder,
-    the denoising loss (plus walkback terms) for the denoising autoencoder. The
-    baseline's per-pixel means come from ``x_train`` (grey levels under dynamic
-    binarization: their mean is the expected binarized mean)."""
+    the denoising loss (plus walkback terms) for the denoising autoencoder, a
+    one-sample estimate of -ELBO (with beta) for the VAE. The baseline's per-pixel
+    means come from ``x_train`` (grey levels under dynamic binarization: their mean
+    is the expected binarized mean).
+
+    For a VAE the result also holds ``elbo`` (the mean ELBO, one draw of z per
+    example, seeded by ``seed``) and ``iw_nll``, -log p(x) estimated with
+    ``importance_samples`` importance samples per example (``VAE.log_prob``): a
+    tighter bound, so that elbo <= -iw_nll up to Monte Carlo noise."""
     terms = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
     baseline_nll = float(metrics.pixel_mean_nll(x_train, x, model.likelihood).mean())
-    return {**{name: float(value) for name, value in terms.items()},
-            "pixel_mean_nll": baseline_nll, "examples": int(len(x))}
+    result = {**{name: float(value) for name, value in terms.items()},
+              "pixel_mean_nll": baseline_nll, "examples": int(len(x))}
+    if isinstance(model, VAE):
+        result["elbo"] = float(np.mean(model.elbo(x, seed=seed).numpy()))
+        result["iw_nll"] = -float(np.mean(model.log_prob(
+            x, num_samples=importance_samples, seed=seed).numpy()))
+        result["importance_samples"] = int(importance_samples)
+    return result
 
 
 def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
@@ -227,8 +259,9 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
             "epochs_run": len(losses),
             "train_seconds": round(seconds, 3),
             "parameters": int(model.count_params()),
-            "valid": score(model, x_valid, x_train),
-            "test": score(model, x_test, x_train),
+            "valid": score(model, x_valid, x_train,
+                           importance_samples=config.importance_samples),
+            "test": score(model, x_test, x_train, importance_samples=config.importance_samples),
         }
         model.save(staging / "model.keras")
         _write_json(staging / "run.json", dataclasses.asdict(config) | {
@@ -312,13 +345,15 @@ def read_config(run_dir) -> TrainConfig:
     return TrainConfig(**{key: value for key, value in saved.items() if key in fields})
 
 
-def evaluate(run_dir, split: str = "test", data_dir=None) -> dict:
+def evaluate(run_dir, split: str = "test", data_dir=None, importance_samples: int = 100) -> dict:
     """Reloads a run's model and scores it on one split of its dataset.
 
     Args:
         run_dir: str or Path, a folder written by ``train``.
         split: str, ``"train"``, ``"valid"`` or ``"test"``. Defaults to ``"test"``.
         data_dir: str or None, overrides the tensorflow-datasets folder of the run.
+        importance_samples: int, VAE runs only: importance samples per example of
+            the NLL estimate ``iw_nll``. Defaults to 100.
 
     Returns:
         dict with the model's mean loss terms and the per-pixel-mean model's NLL
@@ -337,7 +372,8 @@ def evaluate(run_dir, split: str = "test", data_dir=None) -> dict:
                 "log_likelihood": gmm.score(pca.project(x))}
     model = keras.models.load_model(Path(run_dir) / "model.keras")
     return {"run": str(run_dir), "split": split,
-            **score(model, load_split(config, split), load_split(config, "train"))}
+            **score(model, load_split(config, split), load_split(config, "train"),
+                    importance_samples=importance_samples)}
 
 
 
