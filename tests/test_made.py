@@ -324,6 +324,17 @@ def test_save_and_load_keep_masks_and_weights(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_generation_order_reads_the_ordering_of_each_mask():
+    model = _quiet(input_dim=5, hidden_units=(8,), ordering=[3, 0, 4, 1, 2], seed=0)
+    np.testing.assert_array_equal(model.generation_order(), [3, 0, 4, 1, 2])
+    shuffled = _quiet(input_dim=5, hidden_units=(8,), num_masks=3, ordering="random", seed=0)
+    orders = [shuffled.generation_order(k) for k in range(3)]
+    for order, degrees in zip(orders, shuffled.degrees[0].numpy(), strict=True):
+        np.testing.assert_array_equal(degrees[order], np.arange(1, 6))  # x_{o_1} has m = 1
+    with pytest.raises(ValueError, match="mask_index=3 is out of range"):
+        shuffled.generation_order(3)
+
+
 def test_kernel_regularizer_shrinks_weights_but_not_the_reported_nll(tmp_path):
     x = _all_binary_vectors(6)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import keras
@@ -164,6 +165,14 @@ class MADE(UnsupervisedModel):
             self.degrees.append(variable)
         self.mask_step = self.add_weight(name="mask_step", shape=(), dtype="int64",
                                          initializer="zeros", trainable=False)
+        # Compiled per model. TF counts traces per code object, so a method traced once
+        # by each of five models warns of "excessive retracing"; a partial has no code
+        # object and is counted on its own.
+        self._compiled_log_prob = tf.function(
+            functools.partial(MADE._mixture_log_prob, self), reduce_retracing=True)
+        self._sample_xla, self._sample_graph_only = (
+            tf.function(functools.partial(MADE._sample_graph, self), reduce_retracing=True,
+                        jit_compile=jit) for jit in (True, False))
         self._warn_unconnected(draws)
         self._use_masks(0, force=True)
         self.built = True
@@ -252,9 +261,6 @@ class MADE(UnsupervisedModel):
                                  (tf.constant(0), tf.TensorArray(x.dtype, size=count)))
         return tf.reduce_logsumexp(terms.stack(), axis=0) - tf.math.log(tf.cast(count, x.dtype))
 
-    @tf.function(reduce_retracing=True)
-    def _compiled_log_prob(self, x, first, count):
-        return self._mixture_log_prob(x, first, count)
 
     def loss_terms(self, x, training=False):
         if not training:
@@ -367,6 +373,12 @@ class MADE(UnsupervisedModel):
         function = self._sample_xla if jit_compile else self._sample_graph_only
         return function(n, tf.constant([seed, 0], tf.int64), tf.constant(mask_indices),
                         bool(fast), groups)
+
+    def generation_order(self, mask_index: int = 0) -> np.ndarray:
+        """Returns the dimensions in the order mask ``mask_index`` generates them: the
+        inputs sorted by degree m(d), x_{o_1} first. Shape (D,), int32."""
+        index = self._check_mask_index(mask_index)
+        return masks.generation_order(self.degrees[0].numpy()[index])
 
     def get_config(self):
         config = super().get_config()
@@ -494,9 +506,6 @@ class MADE(UnsupervisedModel):
         _, samples = tf.while_loop(lambda i, samples: i < tf.size(mask_indices), add_mask,
                                    (tf.constant(0), tf.zeros([n, self.input_dim], dtype)))
         return tf.cast(samples, tf.float32)
-
-    _sample_xla = tf.function(_sample_graph, reduce_retracing=True, jit_compile=True)
-    _sample_graph_only = tf.function(_sample_graph, reduce_retracing=True, jit_compile=False)
 
 
 def _check_dropout(rate) -> float:
