@@ -338,6 +338,16 @@ def _kmeans_labels(x, n_clusters, seed, max_iter):
 
 
 @functools.cache
+def _compiled_kmeans(n_clusters: int):
+    """``_kmeans_labels`` for K clusters as a tf.function (never XLA: it runs once per
+    initialisation, compiling would cost more). K fixes shapes, so each K is traced
+    once; one function per K keeps a loop over K (choosing it by BIC) free of TF's
+    "excessive retracing" warnings."""
+    return tf.function(functools.partial(_kmeans_labels, n_clusters=n_clusters),
+                       reduce_retracing=True)
+
+
+@functools.cache
 def _compiled(function, jit_compile: bool):
     """``function`` as a tf.function, traced once per covariance type and shapes."""
     return tf.function(function, jit_compile=jit_compile, reduce_retracing=True)
@@ -715,9 +725,8 @@ class GaussianMixture:
             resp = tf.random.stateless_uniform([len(x), self.n_components], seed, dtype=self.dtype)
             return (resp / tf.reduce_sum(resp, axis=1, keepdims=True)).numpy()
         max_iter = _KMEANS_MAX_ITER if self.init == "kmeans" else 0
-        # Never XLA: k-means runs once per initialisation, compiling would cost more.
-        labels = _compiled(_kmeans_labels, False)(tf.constant(x), self.n_components, seed,
-                                                  tf.constant(max_iter))
+        labels = _compiled_kmeans(self.n_components)(tf.constant(x), seed=seed,
+                                                     max_iter=tf.constant(max_iter))
         return tf.one_hot(labels, self.n_components, dtype=self.dtype).numpy()
 
     def _checked_initial_parameters(self, d: int):
