@@ -319,6 +319,15 @@ def test_get_config_holds_every_init_argument():
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
 
 
+def test_models_compile_their_own_estimates_without_retracing_warnings(caplog):
+    x = np.zeros((6, 8, 8, 1), "float32")
+    with caplog.at_level("WARNING", logger="tensorflow"):
+        for _ in range(6):
+            model = tfae.VAE((8, 8, 1), latent_dim=2, hidden_units=(4,), seed=0)
+            model.log_prob(x, num_samples=3, seed=0)
+    assert "retracing" not in caplog.text
+
+
 # ------------------------------------------------------------------------------- the maps
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
@@ -211,7 +212,7 @@ class VAE(UnsupervisedModel):
             # get_config() of a model with a prior that a .keras file cannot hold.
             self._prior, self._saved_prior, self._default_prior = None, prior, False
             self._analytic_kl = False
-            self.train_function = self.test_function = None
+            self._recompile()
             return
         if prior is None:
             shape, dtype = [self.latent_dim], self.compute_dtype
@@ -223,8 +224,17 @@ class VAE(UnsupervisedModel):
             self._prior, self._default_prior = _check_prior(prior, self.latent_dim), False
         self._saved_prior = None
         self._analytic_kl = self._default_prior or _has_analytic_kl(self._prior, self.latent_dim)
-        # Compiled functions hold the prior they were traced with: trace them again.
-        self._prior_version = getattr(self, "_prior_version", 0) + 1
+        self._recompile()
+
+    def _recompile(self) -> None:
+        """Compiled functions hold the prior they were traced with: new ones for a new prior.
+
+        Compiled per model: TF counts traces per code object, so a method traced once
+        by each of five models warns of "excessive retracing"; a partial has no code
+        object and is counted on its own.
+        """
+        self._compiled_estimates = tf.function(functools.partial(VAE._estimates, self),
+                                               reduce_retracing=True)
         self.train_function = self.test_function = None
 
     @property
@@ -328,12 +338,10 @@ class VAE(UnsupervisedModel):
         log_px_z = self._log_likelihood(x, z)
         return log_px_z, log_px_z + self._prior_log_prob(z) - self._posterior_log_prob(eps, scale)
 
-    @tf.function(reduce_retracing=True)
-    def _estimates(self, x, seed, num_samples, chunk_size, prior_version):
+    def _estimates(self, x, seed, num_samples, chunk_size):
         """For one batch, over ``num_samples`` draws of z ~ q(z|x) taken ``chunk_size`` at a
         time: logsumexp_i log w_i, sum_i log p(x|z_i) and sum_i log w_i, each (batch,).
-
-        ``prior_version`` (a Python int) traces the function again for a new prior."""
+        Run compiled, as ``_compiled_estimates``."""
         loc, scale = self._posterior_parameters(x)
         batch = tf.shape(x)[0]
         dtype = loc.dtype
@@ -381,9 +389,8 @@ class VAE(UnsupervisedModel):
         for index, start in enumerate(range(0, len(x), batch_size)):
             batch = tf.constant(x[start:start + batch_size], self.compute_dtype)
             batch_seed = tf.random.experimental.stateless_fold_in(base, index)
-            parts.append([value.numpy() for value in self._estimates(
-                batch, batch_seed, tf.constant(num_samples), tf.constant(chunk_size),
-                self._prior_version)])
+            parts.append([value.numpy() for value in self._compiled_estimates(
+                batch, batch_seed, tf.constant(num_samples), tf.constant(chunk_size))])
         return [np.concatenate(columns) for columns in zip(*parts, strict=True)]
 
     def _values_per_draw(self) -> int:
