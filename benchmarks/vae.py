@@ -370,7 +370,8 @@ def main(argv=None) -> int:
               f"{run['importance_samples']}) {verdict} the IWAE paper's VAE ({PAPER_VAE_NLL}); "
               f"per-pixel-mean model {run['pixel_mean_nll']:.2f}. Importance sampling took "
               f"{run['iw_us_per_draw']:.1f} us per draw: k = 5000 on 10000 test images would "
-              f"take about {run['iw_s_full_k5000_estimate'] / 60:.0f} min.", flush=True)
+              f"take about {run['iw_s_full_k5000_estimate'] / 60:.0f} min with this network.",
+              flush=True)
     payload = {
         "benchmark": "vae",
         "started": started,
