@@ -45,6 +45,7 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
     # notebook's matplotlib backend alone. Jupyter shows a returned Figure as is.
     figure = Figure(figsize=(1.2 * columns, 1.3 * len(images)))
     axes = figure.subplots(len(images), columns, squeeze=False)
+    labels = []
     for axes_row, (title, row) in zip(axes, images.items(), strict=True):
         for column, axis in enumerate(axes_row):
             axis.set_axis_off()
@@ -55,7 +56,12 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
         label = axes_row[0].annotate(title, xy=(0, 1.04), xycoords="axes fraction",
                                      ha="left", va="bottom", fontsize=9, annotation_clip=False)
         label.set_in_layout(False)
+        labels.append(label)
     figure.tight_layout()
+    # Back in the layout once the axes are placed, so that a tight bounding box (Jupyter's
+    # inline display, savefig(bbox_inches="tight")) keeps the first row's title.
+    for label in labels:
+        label.set_in_layout(True)
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure
