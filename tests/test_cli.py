@@ -141,7 +141,8 @@ def test_train_made_and_sample_beside_nearest_training_examples(tmp_path):
     out = tmp_path / "made"
     assert main(["train", "made", "--out", str(out), "--epochs", "40", "--hidden-units", "64",
                  "--num-masks", "2", "--ordering", "random", "--learning-rate", "0.01",
-                 "--verbose", "0"]) == 0
+                 "--dropout", "0.1", "--verbose", "0"]) == 0
+    assert json.loads((out / "run.json").read_text())["model_args"]["dropout"] == 0.1
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert test["loss"] < test["pixel_mean_nll"]  # an exact NLL below the independent model's
     assert (out / "samples.png").exists()

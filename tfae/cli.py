@@ -123,12 +123,15 @@ def _add_made_arguments(parser: argparse.ArgumentParser) -> None:
                        help="add the masked direct input-to-output connection")
     group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
                        help="conditional likelihood p(x_d | x_<d) (default: %(default)s)")
+    group.add_argument("--dropout", type=float, default=0.0,
+                       help="dropout rate on the hidden units during training, against "
+                            "overfitting of wide one-mask networks (default: %(default)s)")
 
 
 def _made_args(args) -> dict:
     return {"hidden_units": list(args.hidden_units), "num_masks": args.num_masks,
             "ordering": args.ordering, "direct_connection": args.direct_connection,
-            "likelihood": args.likelihood, "seed": args.seed}
+            "likelihood": args.likelihood, "dropout": args.dropout, "seed": args.seed}
 
 
 def _add_vae_arguments(parser: argparse.ArgumentParser) -> None:
