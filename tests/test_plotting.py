@@ -23,6 +23,17 @@ def test_image_rows_keeps_every_row_title_in_a_tight_bounding_box():
     figure.savefig(io.BytesIO(), bbox_inches="tight")
 
 
+@pytest.mark.parametrize("rows", [2, 3, 5])
+def test_a_row_title_does_not_overlap_the_images_above_it(rows):
+    x = np.full((10, 8, 8), 0.5)
+    figure = plotting.image_rows({f"row {i}": x for i in range(rows)})
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    for row in range(1, rows):
+        above = figure.axes[10 * (row - 1)].get_window_extent(renderer)
+        title = figure.axes[10 * row].texts[0].get_window_extent(renderer)
+        assert title.y1 <= above.y0
+
+
 @pytest.mark.parametrize("shape, expected", [((3, 64), (3, 8, 8)), ((3, 5), (3, 1, 5)),
                                              ((3, 4, 4, 1), (3, 4, 4))])
 def test_as_images_shapes(shape, expected):

@@ -57,7 +57,7 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
                                      ha="left", va="bottom", fontsize=9, annotation_clip=False)
         label.set_in_layout(False)
         labels.append(label)
-    figure.tight_layout()
+    figure.tight_layout(h_pad=2.0)  # room between rows for the next row's title
     # Back in the layout once the axes are placed, so that a tight bounding box (Jupyter's
     # inline display, savefig(bbox_inches="tight")) keeps the first row's title.
     for label in labels:
@@ -126,6 +126,9 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
     z1, z2 = np.meshgrid(quantiles[:, 0], quantiles[::-1, 1])  # z_2 grows upwards
     grid = np.stack([z1.ravel(), z2.ravel()], axis=1).astype(np.float32)
     images = as_images(np.asarray(model.decode(grid).mean()))
+    # A one-pixel grey frame around each tile: digits that touch their borders would
+    # otherwise merge with their neighbours into stripes.
+    images = np.pad(images, ((0, 0), (1, 1), (1, 1)), constant_values=0.5)
     height, width = images.shape[1:]
     mosaic = images.reshape(num_per_side, num_per_side, height, width)
     mosaic = mosaic.transpose(0, 2, 1, 3).reshape(num_per_side * height, num_per_side * width)
