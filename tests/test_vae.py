@@ -392,7 +392,7 @@ def test_latent_plots(trained_vae, binary_digits, tmp_path):
     flat = tfae.VAE((8, 8, 1), latent_dim=2, hidden_units=(8,))
     figure = tfae.plotting.latent_manifold(flat, num_per_side=5, path=tmp_path / "grid.png")
     (image,) = figure.axes[0].get_images()
-    assert image.get_array().shape == (40, 40)
+    assert image.get_array().shape == (50, 50)  # 5 x 5 tiles of 8 x 8, each in a 1-pixel frame
     flat.prior = _mixture_prior()
     assert isinstance(tfae.plotting.latent_manifold(flat, num_per_side=3), Figure)
 

@@ -57,13 +57,13 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
                                      ha="left", va="bottom", fontsize=9, annotation_clip=False)
         label.set_in_layout(False)
         labels.append(label)
-    figure.tight_layout(h_pad=2.0)  # room between rows for the next row's title
+    figure.tight_layout(h_pad=3.0)  # room between rows for the next row's title
     # Back in the layout once the axes are placed, so that a tight bounding box (Jupyter's
     # inline display, savefig(bbox_inches="tight")) keeps the first row's title.
     for label in labels:
         label.set_in_layout(True)
     if path is not None:
-        figure.savefig(path, dpi=100)
+        figure.savefig(path, dpi=100, bbox_inches="tight")  # as Jupyter shows it
     return figure
 
 
