@@ -61,6 +61,18 @@ def check_example_shape(x: np.ndarray, expected: tuple, name: str = "x") -> None
         )
 
 
+def check_number(value, name: str, minimum: float = 0.0, strict: bool = False) -> float:
+    """Returns ``value`` as a float after checking that it is a finite real number
+    >= ``minimum`` (> ``minimum`` when ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {value!r}.")
+    value = float(value)
+    if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = ">" if strict else ">="
+        raise ValueError(f"{name} must be a finite number {bound} {minimum:g}, got {value!r}.")
+    return value
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}.")

@@ -390,14 +390,6 @@ def _check_choice(value, name: str, choices: tuple) -> str:
     return value
 
 
-def _check_number(value, name: str, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    if not (np.isfinite(value) and value >= minimum):
-        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {value!r}.")
-    return float(value)
-
-
 def _check_dtype(dtype) -> str:
     try:
         name = tf.as_dtype(dtype).name
@@ -554,8 +546,8 @@ class GaussianMixture:
         self.n_components = _checks.check_positive_int(n_components, "n_components")
         self.covariance_type = _check_choice(covariance_type, "covariance_type", COVARIANCE_TYPES)
         self.max_iter = _checks.check_positive_int(max_iter, "max_iter")
-        self.tol = _check_number(tol, "tol")
-        self.reg_covar = _check_number(reg_covar, "reg_covar")
+        self.tol = _checks.check_number(tol, "tol")
+        self.reg_covar = _checks.check_number(reg_covar, "reg_covar")
         self.init = _check_choice(init, "init", INITS)
         self.n_init = _checks.check_positive_int(n_init, "n_init")
         if seed is not None:

@@ -509,12 +509,11 @@ class MADE(UnsupervisedModel):
 
 
 def _check_dropout(rate) -> float:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)):
-        raise TypeError(f"dropout must be a number in [0, 1), got {rate!r}.")
-    if not 0.0 <= float(rate) < 1.0:
+    rate = _checks.check_number(rate, "dropout")
+    if rate >= 1.0:
         raise ValueError(f"dropout must be in [0, 1) (the share of hidden units dropped in "
                          f"training), got {rate}.")
-    return float(rate)
+    return rate
 
 
 def _check_hidden_units(hidden_units) -> tuple[int, ...]:

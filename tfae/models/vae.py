@@ -144,7 +144,7 @@ class VAE(UnsupervisedModel):
         self.kl = kl
         keras.activations.get(activation)  # raises for an unknown name
         self.activation = activation
-        self.min_scale = _check_non_negative(min_scale, "min_scale", strict=True)
+        self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
         if seed is not None:
             seed = _checks.check_positive_int(seed, "seed", minimum=0)
         self.seed = seed
@@ -195,7 +195,7 @@ class VAE(UnsupervisedModel):
 
     @beta.setter
     def beta(self, value) -> None:
-        self._beta.assign(_check_non_negative(value, "beta"))
+        self._beta.assign(_checks.check_number(value, "beta"))
 
     @property
     def prior(self):
@@ -577,7 +577,7 @@ class VAE(UnsupervisedModel):
             ``(count, variances)``: the number of active units (int) and A_u for each
             unit (float64 array (latent_dim,)).
         """
-        threshold = _check_non_negative(threshold, "threshold")
+        threshold = _checks.check_number(threshold, "threshold")
         x = self.check_shape(x)
         if len(x) < 2:
             raise ValueError("active_units needs at least 2 examples to measure a variance.")
@@ -622,16 +622,6 @@ def _network(network, name: str):
         raise TypeError(f"{name} must be a Keras model or layer (or None to build one), got "
                         f"{type(network).__name__}.")
     return network
-
-
-def _check_non_negative(value, name: str, strict: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}.")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (strict and value == 0):
-        bound = "> 0" if strict else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}.")
-    return value
 
 
 def _check_prior(prior, latent_dim: int):
