@@ -79,11 +79,19 @@ class TrainConfig:
             self.dataset = str(dataset_path.resolve())
 
 
+def _nearest_training_examples(samples, x_train) -> np.ndarray:
+    """The training example nearest to each sample: the lecture's check that a model
+    does not merely copy its training set."""
+    nearest, _ = metrics.nearest_neighbours(samples, x_train)
+    return x_train[nearest]
+
+
 def _sample_figure(model, x_train, x_test, path, seed) -> None:
     """The lecture's MADE figure: samples beside their nearest training examples."""
     samples = np.asarray(model.sample(10, seed=seed))
-    nearest, _ = metrics.nearest_neighbours(samples, x_train)
-    plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]}, path)
+    plotting.image_rows({"samples": samples,
+                         "nearest training example": _nearest_training_examples(samples, x_train)},
+                        path)
 
 
 def _reconstruction_figure(model, x_train, x_test, path, seed) -> None:
@@ -105,10 +113,9 @@ def _vae_figures(model, x_train, x_test, path, seed) -> None:
     beside the nearest training examples of the means) in ``samples.png`` beside it."""
     _reconstruction_figure(model, x_train, x_test, path, seed)
     means = np.asarray(model.sample(10, seed=seed, return_means=True))
-    nearest, _ = metrics.nearest_neighbours(means, x_train)
     plotting.image_rows({"samples x ~ p(x | z)": np.asarray(model.sample(10, seed=seed)),
                          "their means E[x | z]": means,
-                         "nearest training example": x_train[nearest]},
+                         "nearest training example": _nearest_training_examples(means, x_train)},
                         Path(path).parent / "samples.png")
 
 
@@ -403,11 +410,12 @@ def sample(run_dir, num_samples: int = 16, num_steps: int = 200, seed: int = 0,
     else:
         samples = _sample_keras_model(run_dir, num_samples, num_steps, seed)
     x_train = load_split(config, "train")
-    nearest, _ = metrics.nearest_neighbours(samples, x_train)
     out = Path(out) if out is not None else run_dir / "samples.png"
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.partial-") as scratch:
         figure, array = Path(scratch) / "samples.png", Path(scratch) / "samples.npy"
-        plotting.image_rows({"samples": samples, "nearest training example": x_train[nearest]},
+        plotting.image_rows({"samples": samples,
+                             "nearest training example": _nearest_training_examples(samples,
+                                                                                    x_train)},
                             figure, max_images=num_samples)
         np.save(array, samples)
         os.replace(figure, out)
