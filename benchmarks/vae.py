@@ -120,6 +120,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="KL warm-up: beta grows linearly from 1/W to 1 over the first W "
                              "epochs of the run (not the pilots); 0 for none "
                              "(default: %(default)s)")
+    parser.add_argument("--activation", default="relu",
+                        help="activation of the hidden layers, e.g. relu or tanh (default: relu)")
     parser.add_argument("--batch-size", type=int, default=100,
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--test-samples", type=int, default=None,
@@ -251,10 +253,12 @@ class Validation(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
-def build(architecture: str, hidden_units, latent_dim: int, seed: int) -> tfae.VAE:
+def build(architecture: str, hidden_units, latent_dim: int, seed: int,
+          activation: str = "relu") -> tfae.VAE:
     shape = (784,) if architecture == "dense" else (28, 28, 1)
     return tfae.VAE(shape, latent_dim=latent_dim, hidden_units=hidden_units,
-                    architecture=architecture, likelihood="bernoulli", seed=seed)
+                    architecture=architecture, likelihood="bernoulli", activation=activation,
+                    seed=seed)
 
 
 def _inputs(architecture: str, x: np.ndarray) -> np.ndarray:
@@ -264,7 +268,7 @@ def _inputs(architecture: str, x: np.ndarray) -> np.ndarray:
 def train(args, architecture: str, hidden_units, latent_dim: int, learning_rate: float,
           data: dict, epochs: int, budget_s: float, warmup_epochs: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
-    model = build(architecture, hidden_units, latent_dim, args.seed)
+    model = build(architecture, hidden_units, latent_dim, args.seed, args.activation)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=args.jit)
     validation = Validation(_inputs(architecture, data["valid"]), args.seed, warmup_epochs,
                             args.patience, args.lr_patience, budget_s, verbose)
