@@ -52,6 +52,7 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     SHARED_DATA,
     Timer,
+    epoch_timer,
     machine,
     now,
     print_table,
@@ -123,10 +124,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=100, help="(default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="timed rounds per variant in sampling (default: 3)")
-    parser.add_argument("--speed-rounds", type=int, default=10,
-                        help="timed passes per variant in speed (default: 10)")
-    parser.add_argument("--speed-examples", type=int, default=10_000,
-                        help="training examples per timed pass in speed (default: 10000)")
+    parser.add_argument("--speed-rounds", type=int, default=5,
+                        help="timed epochs per variant in speed (default: 5)")
+    parser.add_argument("--speed-examples", type=int, default=50_000,
+                        help="training examples per timed epoch in speed (default: 50000)")
+    parser.add_argument("--steps-per-execution", type=int, default=50,
+                        help="the second Keras steps_per_execution of speed, next to 1 "
+                             "(default: 50)")
     parser.add_argument("--mnist-runs", type=_runs, default="500x1rd,500-500x32rd",
                         help="MNIST configurations: units-units x masks, r = a random ordering "
                              "per mask, d = direct connection (default: %(default)s)")
@@ -208,74 +212,88 @@ def _plain_network(dims: int, hidden: int) -> keras.Model:
     return keras.Model(inputs, outputs, name="plain_dense")
 
 
-def _timed_fit(model, x, batch_size, plain) -> tuple[float, float]:
-    """Wall and CPU (all threads of this process) seconds of one pass over ``x``."""
+def _timed_epoch(model, x, batch_size, plain) -> tuple[float, float]:
+    """Wall and CPU (all threads of this process) seconds of one epoch over ``x``.
+
+    Timed from the epoch's start to its end by a callback, so ``fit``'s set-up (the
+    data adapter, the callbacks), paid once per training run, is left out, as in a
+    run of many epochs.
+    """
+    timer = epoch_timer()
     cpu = time.process_time()
-    with Timer() as timer:
-        model.fit(x, x if plain else None, batch_size=batch_size, epochs=1, shuffle=True,
-                  verbose=0)
-    return timer.seconds, time.process_time() - cpu
+    model.fit(x, x if plain else None, batch_size=batch_size, epochs=1, shuffle=True,
+              verbose=0, callbacks=[timer])
+    return timer.seconds[0], time.process_time() - cpu
 
 
 def speed(args, data) -> dict:
-    """Short passes (``--speed-examples``) in turns; minimum and median, per 50k epoch.
+    """Whole epochs (``--speed-examples``) in turns; minimum and median per 50k epoch.
 
-    On a shared machine other jobs slow some passes down: the minimum over many short
-    interleaved passes estimates the speed of an unloaded machine, the median what a
-    run saw; CPU seconds (this process's threads) are less sensitive to other jobs.
+    Each variant trains the same 784-500-784 network: a plain Keras ``Dense`` pair and
+    MADE with one and 32 masks, with and without XLA, one step per compiled call and
+    ``--steps-per-execution`` steps per call. On a shared machine other jobs slow some
+    epochs down: the minimum over interleaved epochs estimates the speed of an
+    unloaded machine, the median what a run saw; CPU seconds (this process's threads)
+    are less sensitive to other jobs.
     """
     x = data["train"][:args.speed_examples]
     scale = len(data["train"]) / len(x)  # seconds per pass -> seconds per epoch
     dims = x.shape[1]
     variants = []
     for jit in (False, True):
-        for kind, masks in (("plain Dense", 0), ("MADE", 1), ("MADE", 32)):
-            keras.utils.set_random_seed(args.seed)
-            if kind == "plain Dense":
-                model = _plain_network(dims, 500)
-                # Keras averages over pixels; the weight makes it the sum, as MADE's NLL.
-                model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                              loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                              loss_weights=float(dims), jit_compile=jit)
-            else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)
-                    model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed)
-                model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit)
-            if bool(model.jit_compile) != jit:
-                raise RuntimeError(f"Keras refused jit_compile={jit}")
-            variants.append({"model": kind, "masks": masks or None, "jit_compile": jit,
-                             "keras": model, "wall": [], "cpu": []})
-    print(f"\n# speed: one warm-up pass, then {args.speed_rounds} passes of {len(x)} examples "
+        for steps in sorted({1, args.steps_per_execution}):
+            for kind, masks in (("plain Dense", 0), ("MADE", 1), ("MADE", 32)):
+                keras.utils.set_random_seed(args.seed)
+                if kind == "plain Dense":
+                    model = _plain_network(dims, 500)
+                    # Keras averages over pixels; the weight makes it the sum, as MADE's NLL.
+                    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                                  loss_weights=float(dims), jit_compile=jit,
+                                  steps_per_execution=steps)
+                else:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore", UserWarning)
+                        model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed)
+                    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit,
+                                  steps_per_execution=steps)
+                if bool(model.jit_compile) != jit:
+                    raise RuntimeError(f"Keras refused jit_compile={jit}")
+                variants.append({"model": kind, "masks": masks or None, "jit_compile": jit,
+                                 "steps_per_execution": steps, "keras": model, "wall": [],
+                                 "cpu": []})
+    print(f"\n# speed: one warm-up epoch, then {args.speed_rounds} epochs of {len(x)} examples "
           "per variant in turns", flush=True)
     for variant in variants:
-        variant["first_pass_s"] = _timed_fit(variant["keras"], x, args.batch_size,
-                                             variant["model"] == "plain Dense")[0]
+        variant["first_epoch_s"] = _timed_epoch(variant["keras"], x, args.batch_size,
+                                                variant["model"] == "plain Dense")[0]
     for round_index in range(args.speed_rounds):
         for variant in variants if round_index % 2 == 0 else variants[::-1]:
-            wall, cpu = _timed_fit(variant["keras"], x, args.batch_size,
-                                   variant["model"] == "plain Dense")
+            wall, cpu = _timed_epoch(variant["keras"], x, args.batch_size,
+                                     variant["model"] == "plain Dense")
             variant["wall"].append(wall * scale)
             variant["cpu"].append(cpu * scale)
+    keys = ("model", "masks", "jit_compile", "steps_per_execution")
     rows = []
     for variant in variants:
-        rows.append({key: variant[key] for key in ("model", "masks", "jit_compile",
-                                                   "first_pass_s", "wall", "cpu")}
+        rows.append({key: variant[key] for key in (*keys, "first_epoch_s", "wall", "cpu")}
                     | {"min_s_per_epoch": min(variant["wall"]),
                        "median_s_per_epoch": statistics.median(variant["wall"]),
                        "cpu_s_per_epoch": statistics.median(variant["cpu"])})
-    plain = {row["jit_compile"]: row for row in rows if row["model"] == "plain Dense"}
+    plain = {(row["jit_compile"], row["steps_per_execution"]): row
+             for row in rows if row["model"] == "plain Dense"}
     for row in rows:
-        reference = plain[row["jit_compile"]]
+        reference = plain[row["jit_compile"], row["steps_per_execution"]]
         for key in ("min_s_per_epoch", "median_s_per_epoch", "cpu_s_per_epoch"):
             row[key.replace("s_per_epoch", "vs_plain")] = row[key] / reference[key]
     print(f"\n## Training speed, 784-500-784, batch {args.batch_size}, seconds per epoch of "
-          f"{len(data['train'])} examples (ratios: to the plain Dense network, same jit)\n")
-    print_table(rows, ["model", "masks", "jit_compile", ("min_s_per_epoch", ".2f"),
-                       ("median_s_per_epoch", ".2f"), ("cpu_s_per_epoch", ".2f"),
-                       ("min_vs_plain", ".3f"), ("median_vs_plain", ".3f"),
-                       ("cpu_vs_plain", ".3f")])
-    best = min((row for row in rows if row["model"] == "MADE" and row["masks"] == 1),
+          f"{len(data['train'])} examples (ratios: to the plain Dense network, same jit and "
+          "steps per execution)\n")
+    print_table(rows, [*keys, ("min_s_per_epoch", ".2f"), ("median_s_per_epoch", ".2f"),
+                       ("cpu_s_per_epoch", ".2f"), ("min_vs_plain", ".3f"),
+                       ("median_vs_plain", ".3f"), ("cpu_vs_plain", ".3f")])
+    best = min((row for row in rows if row["model"] == "MADE" and row["masks"] == 1
+                and row["steps_per_execution"] == 1),
                key=lambda row: row["min_s_per_epoch"])
     return {"examples_per_pass": len(x), "rows": rows,
             "fastest_made_jit_compile": best["jit_compile"]}

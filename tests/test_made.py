@@ -183,6 +183,20 @@ def test_the_training_step_cycles_the_masks_in_graph_without_retracing(binary_di
     assert not np.array_equal(model.degrees[0].numpy()[0], model.degrees[0].numpy()[1])
 
 
+def test_masks_change_at_every_minibatch_with_several_steps_per_execution(binary_digits):
+    # Keras runs 3 steps per compiled call here; the mask must still change per step.
+    x = binary_digits[0].reshape(len(binary_digits[0]), -1)[:240]
+    model = MADE(64, hidden_units=(64,), num_masks=3, ordering="random",
+                 hidden_degrees="equal", seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), steps_per_execution=3)
+    before = model.output_layer.kernel.numpy().copy()
+    model.fit(x, batch_size=60, epochs=2, verbose=0)  # 4 steps an epoch: 3 + 1
+    assert int(model.mask_step.numpy()) == 8
+    expected = masks.made_masks([d.numpy()[7 % 3] for d in model.degrees])
+    np.testing.assert_array_equal(model.output_layer.mask.numpy(), expected[1])
+    assert not np.allclose(model.output_layer.kernel.numpy(), before)
+
+
 # ------------------------------------------------------------------------ exact likelihood
 
 
