@@ -91,6 +91,7 @@ def test_a_failed_run_leaves_nothing_on_disk(tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["train", "ae", "--out", "x", "--dataset", "cifar"], "digits"),
     (["evaluate", "nowhere"], "run.json"),
+    (["train", "ae", "--out", "x", "--steps-per-execution", "0"], "steps_per_execution"),
 ])
 def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
     assert main([arg.replace("x", str(tmp_path / "x")) if arg == "x" else arg
@@ -141,8 +142,9 @@ def test_train_made_and_sample_beside_nearest_training_examples(tmp_path):
     out = tmp_path / "made"
     assert main(["train", "made", "--out", str(out), "--epochs", "40", "--hidden-units", "64",
                  "--num-masks", "2", "--ordering", "random", "--learning-rate", "0.01",
-                 "--dropout", "0.1", "--verbose", "0"]) == 0
-    assert json.loads((out / "run.json").read_text())["model_args"]["dropout"] == 0.1
+                 "--dropout", "0.1", "--steps-per-execution", "8", "--verbose", "0"]) == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["model_args"]["dropout"] == 0.1 and config["steps_per_execution"] == 8
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert test["loss"] < test["pixel_mean_nll"]  # an exact NLL below the independent model's
     assert (out / "samples.png").exists()

@@ -58,6 +58,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser, defaults) -> None:
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
                         help="Adam step size (default: %(default)s)")
+    parser.add_argument("--steps-per-execution", type=int,
+                        default=defaults.steps_per_execution,
+                        help="training steps per compiled call; e.g. 50 makes small networks "
+                             "train faster (default: %(default)s)")
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="early-stopping patience on the validation loss, in epochs; "
                              "0 trains all epochs (default: %(default)s)")
@@ -265,6 +269,7 @@ def _train_config(args):
         binarize=args.binarize, patience=args.patience or None, seed=args.seed,
         data_dir=args.data_dir, verbose=args.verbose,
         importance_samples=getattr(args, "importance_samples", TrainConfig.importance_samples),
+        steps_per_execution=args.steps_per_execution,
     )
 
 

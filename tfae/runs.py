@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfae import datasets, metrics, plotting
+from tfae import _checks, datasets, metrics, plotting
 from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
 
 BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
@@ -54,6 +54,10 @@ class TrainConfig:
         verbose: int or str, Keras' progress display (``"auto"``, 0, 1, 2).
         importance_samples: int, VAE runs only: the importance samples k of the
             test and validation NLL estimates written to ``metrics.json``.
+        steps_per_execution: int, training steps per compiled call (Keras'
+            ``compile(steps_per_execution=...)``): fewer round trips from Python,
+            faster epochs for small networks; callbacks still run once per epoch.
+            Defaults to 1.
     """
 
     model: str = "ae"
@@ -68,8 +72,10 @@ class TrainConfig:
     data_dir: str | None = None
     verbose: int | str = "auto"
     importance_samples: int = 100
+    steps_per_execution: int = 1
 
     def __post_init__(self):
+        _checks.check_positive_int(self.steps_per_execution, "steps_per_execution")
         if self.model not in MODELS:
             raise ValueError(f"Unknown model {self.model!r}; choose one of {sorted(MODELS)}.")
         if self.binarize not in BINARIZATIONS:
@@ -237,7 +243,8 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
     x_train, x_valid, x_test = (load_split(config, split) for split in datasets.SPLITS)
     spec = MODELS[config.model]
     model = spec.build(x_train.shape[1:], dict(config.model_args))
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  steps_per_execution=config.steps_per_execution)
 
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if config.patience is not None:
