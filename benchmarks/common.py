@@ -146,7 +146,8 @@ def print_table(rows: Sequence[dict], columns: Sequence) -> str:
 
 
 def epoch_timer():
-    """Returns a Keras callback whose ``seconds`` lists the wall time of each epoch.
+    """Returns a Keras callback whose ``seconds`` lists the wall time of each epoch
+    and ``cpu_seconds`` the CPU time of this process's threads over the same span.
 
     An epoch's time includes its validation pass, if any. Keras is imported here so
     that the rest of this module does not need it.
@@ -157,12 +158,14 @@ def epoch_timer():
         def __init__(self):
             super().__init__()
             self.seconds: list[float] = []
-            self._start = 0.0
+            self.cpu_seconds: list[float] = []
+            self._start = self._cpu_start = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._start = time.perf_counter()
+            self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append(time.perf_counter() - self._start)
+            self.cpu_seconds.append(time.process_time() - self._cpu_start)
 
     return EpochTimer()

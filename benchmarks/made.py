@@ -35,6 +35,7 @@ Run from the repository root (each section writes ``benchmarks/results/made-SECT
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -220,10 +221,9 @@ def _timed_epoch(model, x, batch_size, plain) -> tuple[float, float]:
     run of many epochs.
     """
     timer = epoch_timer()
-    cpu = time.process_time()
     model.fit(x, x if plain else None, batch_size=batch_size, epochs=1, shuffle=True,
               verbose=0, callbacks=[timer])
-    return timer.seconds[0], time.process_time() - cpu
+    return timer.seconds[0], timer.cpu_seconds[0]
 
 
 def speed(args, data) -> dict:
@@ -240,28 +240,26 @@ def speed(args, data) -> dict:
     scale = len(data["train"]) / len(x)  # seconds per pass -> seconds per epoch
     dims = x.shape[1]
     variants = []
-    for jit in (False, True):
-        for steps in sorted({1, args.steps_per_execution}):
-            for kind, masks in (("plain Dense", 0), ("MADE", 1), ("MADE", 32)):
-                keras.utils.set_random_seed(args.seed)
-                if kind == "plain Dense":
-                    model = _plain_network(dims, 500)
-                    # Keras averages over pixels; the weight makes it the sum, as MADE's NLL.
-                    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                                  loss_weights=float(dims), jit_compile=jit,
-                                  steps_per_execution=steps)
-                else:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", UserWarning)
-                        model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed)
-                    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit,
-                                  steps_per_execution=steps)
-                if bool(model.jit_compile) != jit:
-                    raise RuntimeError(f"Keras refused jit_compile={jit}")
-                variants.append({"model": kind, "masks": masks or None, "jit_compile": jit,
-                                 "steps_per_execution": steps, "keras": model, "wall": [],
-                                 "cpu": []})
+    kinds = (("plain Dense", 0), ("MADE", 1), ("MADE", 32))
+    for jit, steps, (kind, masks) in itertools.product(
+            (False, True), sorted({1, args.steps_per_execution}), kinds):
+        keras.utils.set_random_seed(args.seed)
+        settings = {"optimizer": keras.optimizers.Adam(1e-3), "jit_compile": jit,
+                    "steps_per_execution": steps}
+        if kind == "plain Dense":
+            model = _plain_network(dims, 500)
+            # Keras averages over pixels; the weight makes it the sum, as MADE's NLL.
+            model.compile(loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                          loss_weights=float(dims), **settings)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed)
+            model.compile(**settings)
+        if bool(model.jit_compile) != jit:
+            raise RuntimeError(f"Keras refused jit_compile={jit}")
+        variants.append({"model": kind, "masks": masks or None, "jit_compile": jit,
+                         "steps_per_execution": steps, "keras": model, "wall": [], "cpu": []})
     print(f"\n# speed: one warm-up epoch, then {args.speed_rounds} epochs of {len(x)} examples "
           "per variant in turns", flush=True)
     for variant in variants:
