@@ -35,6 +35,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -122,6 +123,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(default: %(default)s)")
     parser.add_argument("--activation", default="relu",
                         help="activation of the hidden layers, e.g. relu or tanh (default: relu)")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="momentum of an exponential moving average of the weights kept by "
+                             "the optimizer (Polyak averaging; 0: off); validation, the kept "
+                             "weights and the test use the average (default: 0)")
     parser.add_argument("--batch-size", type=int, default=100,
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--test-samples", type=int, default=None,
@@ -168,6 +173,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                  "test_samples", "conv_test_samples", "budget_minutes"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive.")
+    if not 0.0 <= args.ema < 1.0:
+        parser.error(f"--ema takes a momentum in [0, 1) such as 0.999, got {args.ema}.")
     if args.warmup_epochs < 0:
         parser.error("--warmup-epochs must be >= 0.")
     return args
@@ -193,6 +200,29 @@ def valid_elbo(model: tfae.VAE, x: np.ndarray, seed: int, num_samples: int = 1) 
                          .numpy().astype(np.float64)))
 
 
+@contextlib.contextmanager
+def averaged_weights(model: keras.Model):
+    """Within the block, the trainable weights hold the optimizer's moving averages.
+
+    Keras keeps the averages (``use_ema=True``) but only writes them into the model at
+    the end of ``fit``; validation after each epoch has to swap them in and back.
+    """
+    optimizer = model.optimizer
+    if not optimizer.use_ema:
+        yield
+        return
+    variables = model.trainable_variables
+    averages = optimizer._model_variables_moving_average  # Keras 3: same order as variables
+    current = [variable.numpy() for variable in variables]
+    for variable, average in zip(variables, averages, strict=True):
+        variable.assign(average)
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, current, strict=True):
+            variable.assign(value)
+
+
 class Validation(keras.callbacks.Callback):
     """KL warm-up, early stopping on the validation ELBO, learning-rate halving, budget.
 
@@ -200,7 +230,8 @@ class Validation(keras.callbacks.Callback):
     validation ELBO (beta = 1, the same draws every time), keeps the best weights,
     halves the learning rate after ``lr_patience`` epochs without improvement, stops
     after ``patience`` of them or when ``budget_s`` seconds have passed, and restores
-    the best weights at the end. Epochs of the warm-up never count as failures.
+    the best weights at the end. Epochs of the warm-up never count as failures. With an
+    optimizer that keeps moving averages of the weights, the averages are scored and kept.
     """
 
     def __init__(self, x_valid, seed: int, warmup_epochs: int, patience: int, lr_patience: int,
@@ -223,7 +254,10 @@ class Validation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self.start
-        elbo = valid_elbo(self.model, self.x_valid, self.seed)
+        with averaged_weights(self.model):
+            elbo = valid_elbo(self.model, self.x_valid, self.seed)
+            if elbo > self.best + 1e-3:
+                self.best_weights = self.model.get_weights()
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         beta = self.model.beta
         self.history.append({"epoch": epoch + 1, "train_loss": float(logs["loss"]),
@@ -231,7 +265,6 @@ class Validation(keras.callbacks.Callback):
                              "learning_rate": learning_rate, "elapsed_s": elapsed})
         if elbo > self.best + 1e-3:
             self.best, self.best_epoch = elbo, epoch + 1
-            self.best_weights = self.model.get_weights()
             self.waited = self.since_lr_change = 0
         elif beta >= 1.0:
             self.waited += 1
@@ -269,7 +302,9 @@ def train(args, architecture: str, hidden_units, latent_dim: int, learning_rate:
           data: dict, epochs: int, budget_s: float, warmup_epochs: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
     model = build(architecture, hidden_units, latent_dim, args.seed, args.activation)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=args.jit)
+    optimizer = keras.optimizers.Adam(learning_rate, use_ema=args.ema > 0,
+                                      ema_momentum=args.ema or 0.99)
+    model.compile(optimizer=optimizer, jit_compile=args.jit)
     validation = Validation(_inputs(architecture, data["valid"]), args.seed, warmup_epochs,
                             args.patience, args.lr_patience, budget_s, verbose)
     timer = epoch_timer()

@@ -4,16 +4,24 @@
 ``architecture="conv"`` stacks stride-2 ``Conv2D`` layers (one per entry of
 ``hidden_units``, each halving height and width) and mirrors them with
 ``Conv2DTranspose`` in the decoder.
+
+``activation="glu"`` makes every hidden layer a gated linear unit (Dauphin et al.
+2017), the "gated dense" layers of Tomczak & Welling's VampPrior VAEs: two parallel
+layers a and b of the given width, combined as a * sigmoid(b).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
 
 ARCHITECTURES = ("dense", "conv")
 DEFAULT_HIDDEN_UNITS = {"dense": (256, 128), "conv": (32, 64)}
+_STRIDED_CONV = functools.partial(keras.layers.Conv2D, kernel_size=3, strides=2, padding="same")
+_STRIDED_DECONV = functools.partial(keras.layers.Conv2DTranspose, kernel_size=3, strides=2,
+                                    padding="same")
 
 
 def check_architecture(architecture: str, event_shape: tuple) -> None:
@@ -40,6 +48,15 @@ def resolve_hidden_units(hidden_units, architecture: str) -> tuple[int, ...]:
             f"hidden_units must be positive integers, got {hidden_units!r}; e.g. (256, 128)."
         )
     return units
+
+
+def _hidden_layer(make, hidden, units: int, activation: str, name: str):
+    """Applies one hidden layer ``make(units, ...)``, gated when ``activation="glu"``."""
+    if activation != "glu":
+        return make(units, activation=activation, name=name)(hidden)
+    linear = make(units, name=f"{name}_linear")(hidden)
+    gate = make(units, activation="sigmoid", name=f"{name}_gate")(hidden)
+    return keras.layers.Multiply(name=name)([linear, gate])
 
 
 def _conv_bottom_shape(event_shape: tuple, filters: tuple[int, ...]) -> tuple[int, int, int]:
@@ -71,7 +88,8 @@ def build_encoder(
         hidden_units: tuple of int, widths of the hidden Dense layers (dense) or
             filters of the stride-2 Conv2D layers (conv).
         architecture: str, ``"dense"`` or ``"conv"``. Defaults to ``"dense"``.
-        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        activation: str, activation of the hidden layers (``"glu"``: gated linear
+            units, see the module docstring). Defaults to ``"relu"``.
         latent_activation: str or None, activation of the code layer (None: linear).
         name: str, the model name. Defaults to ``"encoder"``.
     """
@@ -80,14 +98,12 @@ def build_encoder(
     hidden = inputs
     if architecture == "conv":
         for index, filters in enumerate(hidden_units):
-            hidden = keras.layers.Conv2D(
-                filters, 3, strides=2, padding="same", activation=activation,
-                name=f"conv_{index}",
-            )(hidden)
+            hidden = _hidden_layer(_STRIDED_CONV, hidden, filters, activation, f"conv_{index}")
     hidden = keras.layers.Flatten(name="flatten")(hidden)
     if architecture == "dense":
         for index, units in enumerate(hidden_units):
-            hidden = keras.layers.Dense(units, activation=activation, name=f"dense_{index}")(hidden)
+            hidden = _hidden_layer(keras.layers.Dense, hidden, units, activation,
+                                   f"dense_{index}")
     code = keras.layers.Dense(latent_dim, activation=latent_activation, name="code")(hidden)
     return keras.Model(inputs, code, name=name)
 
@@ -113,7 +129,8 @@ def build_decoder(
         hidden_units: tuple of int, as given to ``build_encoder`` (applied in reverse).
         params_per_value: int, decoder outputs per data value. Defaults to 1.
         architecture: str, ``"dense"`` or ``"conv"``. Defaults to ``"dense"``.
-        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        activation: str, activation of the hidden layers (``"glu"``: gated linear
+            units, see the module docstring). Defaults to ``"relu"``.
         name: str, the model name. Defaults to ``"decoder"``.
     """
     check_architecture(architecture, event_shape)
@@ -122,17 +139,16 @@ def build_decoder(
     hidden = inputs
     if architecture == "dense":
         for index, units in enumerate(reversed(hidden_units)):
-            hidden = keras.layers.Dense(units, activation=activation, name=f"dense_{index}")(hidden)
+            hidden = _hidden_layer(keras.layers.Dense, hidden, units, activation,
+                                   f"dense_{index}")
         hidden = keras.layers.Dense(math.prod(output_shape), name="params")(hidden)
         outputs = keras.layers.Reshape(output_shape, name="reshape")(hidden)
     else:
         bottom = _conv_bottom_shape(event_shape, hidden_units)
-        hidden = keras.layers.Dense(math.prod(bottom), activation=activation, name="dense")(hidden)
+        hidden = _hidden_layer(keras.layers.Dense, hidden, math.prod(bottom), activation, "dense")
         hidden = keras.layers.Reshape(bottom, name="reshape")(hidden)
         for index, filters in enumerate(reversed(hidden_units)):
-            hidden = keras.layers.Conv2DTranspose(
-                filters, 3, strides=2, padding="same", activation=activation,
-                name=f"deconv_{index}",
-            )(hidden)
+            hidden = _hidden_layer(_STRIDED_DECONV, hidden, filters, activation,
+                                   f"deconv_{index}")
         outputs = keras.layers.Conv2D(output_shape[-1], 3, padding="same", name="params")(hidden)
     return keras.Model(inputs, outputs, name=name)
