@@ -76,6 +76,8 @@ def test_fit_accepts_a_tf_data_dataset_and_sample_weights(binary_digits):
           likelihood=likelihoods.Gaussian(scale="learned")), "grey"),
     (dict(input_shape=(64,), latent_dim=2, hidden_units=(), latent_activation="sigmoid",
           likelihood="gaussian"), "flat"),
+    (dict(input_shape=(8, 8, 1), latent_dim=3, hidden_units=(4,), architecture="conv",
+          activation="glu"), "binary"),
 ])
 def test_save_and_load_round_trip_is_identical(tmp_path, binary_digits, kwargs, data):
     x = {"binary": binary_digits[1][:32], "grey": tfae.datasets.load("digits", split="test")[:32],
@@ -106,6 +108,26 @@ def test_get_config_holds_every_init_argument():
     assert clone.get_config() == config
     assert clone.decoder.output_shape == (None, 28, 28, 1)
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
+
+
+@pytest.mark.parametrize("architecture", ["dense", "conv"])
+def test_glu_hidden_layers_are_gated_linear_units(binary_digits, architecture):
+    """activation="glu": each hidden layer is a * sigmoid(b), a and b of the given width."""
+    model = tfae.Autoencoder((8, 8, 1), latent_dim=3, hidden_units=(5, 6),
+                             architecture=architecture, activation="glu")
+    x = binary_digits[1][:4]
+    first = "dense_0" if architecture == "dense" else "conv_0"
+    hidden = keras.Model(model.encoder.input, model.encoder.get_layer(first).output)(x)
+    inputs = x.reshape(4, -1) if architecture == "dense" else x
+    a = model.encoder.get_layer(f"{first}_linear")(inputs)
+    gate = model.encoder.get_layer(f"{first}_gate")
+    gate.activation = keras.activations.linear  # b, the gate's pre-activation
+    b = gate(inputs)
+    np.testing.assert_allclose(hidden.numpy(), (a * tf.sigmoid(b)).numpy(), rtol=1e-5, atol=1e-7)
+    assert hidden.shape[-1] == 5
+    decoder_widths = [layer.output.shape[-1] for layer in model.decoder.layers
+                      if layer.name.endswith("_gate")]
+    assert decoder_widths[-2:] == [6, 5]
 
 
 def test_defaults_follow_the_architecture():

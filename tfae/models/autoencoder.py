@@ -45,7 +45,8 @@ class Autoencoder(UnsupervisedModel):
             Defaults to ``"bernoulli"``.
         architecture: str, ``"dense"`` or ``"conv"`` (images shaped (H, W, C)).
             Defaults to ``"dense"``.
-        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        activation: str, activation of the hidden layers; ``"glu"`` makes them gated
+            linear units a * sigmoid(b) (``tfae.models.builders``). Defaults to ``"relu"``.
         latent_activation: str or None, activation of the code layer; None is
             linear. Defaults to None.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).

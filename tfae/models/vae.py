@@ -86,7 +86,8 @@ class VAE(UnsupervisedModel):
         kl: ``"analytic"`` (the closed form when TFP knows one for q and the prior,
             otherwise the Monte Carlo estimate; ``kl_method`` says which) or
             ``"monte_carlo"``. Defaults to ``"analytic"``.
-        activation: str, activation of the hidden layers. Defaults to ``"relu"``.
+        activation: str, activation of the hidden layers; ``"glu"`` makes them gated
+            linear units a * sigmoid(b) (``tfae.models.builders``). Defaults to ``"relu"``.
         min_scale: float > 0, the floor added to the posterior standard deviations.
             Defaults to 1e-4.
         seed: int or None, seeds the draws made by ``fit`` and ``evaluate``.
