@@ -10,6 +10,7 @@ Python then finds this module next to the script.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -169,3 +170,27 @@ def epoch_timer():
             self.cpu_seconds.append(time.process_time() - self._cpu_start)
 
     return EpochTimer()
+
+
+@contextlib.contextmanager
+def averaged_weights(model):
+    """Within the block, the trainable weights hold the optimizer's moving averages.
+
+    Keras keeps the averages (``use_ema=True``) but only writes them into the model at
+    the end of ``fit``; validation after each epoch has to swap them in and back. A
+    model whose optimizer keeps no averages is left as it is.
+    """
+    optimizer = model.optimizer
+    if not optimizer.use_ema:
+        yield
+        return
+    variables = model.trainable_variables
+    averages = optimizer._model_variables_moving_average  # Keras 3: same order as variables
+    current = [variable.numpy() for variable in variables]
+    for variable, average in zip(variables, averages, strict=True):
+        variable.assign(average)
+    try:
+        yield
+    finally:
+        for variable, value in zip(variables, current, strict=True):
+            variable.assign(value)

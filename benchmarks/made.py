@@ -53,6 +53,7 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     SHARED_DATA,
     Timer,
+    averaged_weights,
     epoch_timer,
     machine,
     now,
@@ -149,6 +150,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout rate on the hidden units (MADE's dropout) (default: "
                              "%(default)s)")
+    parser.add_argument("--ema", type=float, default=0.0,
+                        help="momentum of an exponential moving average of the weights kept by "
+                             "the optimizer (Polyak averaging; 0: off); validation, the kept "
+                             "weights and the test use the average (default: 0)")
     parser.add_argument("--pilot-epochs", type=int, default=4,
                         help="epochs of each learning-rate pilot (default: 4)")
     parser.add_argument("--max-epochs", type=int, default=1000,
@@ -177,6 +182,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sections = tuple(part.strip() for part in args.sections.split(",") if part.strip())
     unknown = set(args.sections) - set(SECTIONS)
+    if not 0.0 <= args.ema < 1.0:
+        parser.error(f"--ema takes a momentum in [0, 1) such as 0.999, got {args.ema}.")
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
     for path in (args.mnist, args.dna):
@@ -387,7 +394,8 @@ class Validation(keras.callbacks.Callback):
     Every ``every`` epochs it scores the validation split with ``model.log_prob``; it
     keeps the best weights, halves the learning rate after ``lr_patience`` validations
     without improvement, stops after ``patience`` of them or when ``budget_s`` seconds
-    have passed, and restores the best weights at the end.
+    have passed, and restores the best weights at the end. With an optimizer that keeps
+    moving averages of the weights, the averages are scored and kept.
     """
 
     def __init__(self, x_valid, every: int, patience: int, budget_s: float, verbose: int,
@@ -408,14 +416,16 @@ class Validation(keras.callbacks.Callback):
         over_budget = elapsed > self.budget_s
         if (epoch + 1) % self.every and not over_budget:
             return
-        valid = valid_nll(self.model, self.x_valid)
+        with averaged_weights(self.model):
+            valid = valid_nll(self.model, self.x_valid)
+            if valid < self.best - 1e-3:
+                self.best_weights = self.model.get_weights()
         learning_rate = float(self.model.optimizer.learning_rate.numpy())
         self.history.append({"epoch": epoch + 1, "train_loss": float(logs["loss"]),
                              "valid_nll": valid, "elapsed_s": elapsed,
                              "learning_rate": learning_rate})
         if valid < self.best - 1e-3:
             self.best, self.best_epoch, self.waited = valid, epoch + 1, 0
-            self.best_weights = self.model.get_weights()
             self.since_lr_change = 0
         else:
             self.waited += 1
@@ -462,7 +472,9 @@ def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
     model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), jit_compile=jit)
+    optimizer = keras.optimizers.Adam(learning_rate, use_ema=args.ema > 0,
+                                      ema_momentum=args.ema or 0.99)
+    model.compile(optimizer=optimizer, jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)
     with Timer() as timer:
@@ -498,7 +510,7 @@ def quality(name: str, args, data: dict, runs: list[dict], budgets_s: list[float
             "run": spec["name"], "hidden_units": spec["hidden_units"],
             "num_masks": spec["num_masks"], "ordering": spec["ordering"],
             "direct_connection": spec["direct_connection"], "learning_rate": learning_rate,
-            "l2": args.l2, "dropout": args.dropout,
+            "l2": args.l2, "dropout": args.dropout, "ema": args.ema,
             "pilot_valid_nll": pilots, "pilot_s": pilot_timer.seconds,
             "epochs": epochs, "best_epoch": validation.best_epoch,
             "stopped_by": validation.stop_reason, "train_s": seconds,

@@ -35,7 +35,6 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
@@ -51,6 +50,7 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     SHARED_DATA,
     Timer,
+    averaged_weights,
     epoch_timer,
     machine,
     now,
@@ -198,29 +198,6 @@ def valid_elbo(model: tfae.VAE, x: np.ndarray, seed: int, num_samples: int = 1) 
     """Mean ELBO over ``x`` in nats, with fixed draws (comparable from epoch to epoch)."""
     return float(np.mean(model.elbo(x, num_samples=num_samples, seed=seed, batch_size=500)
                          .numpy().astype(np.float64)))
-
-
-@contextlib.contextmanager
-def averaged_weights(model: keras.Model):
-    """Within the block, the trainable weights hold the optimizer's moving averages.
-
-    Keras keeps the averages (``use_ema=True``) but only writes them into the model at
-    the end of ``fit``; validation after each epoch has to swap them in and back.
-    """
-    optimizer = model.optimizer
-    if not optimizer.use_ema:
-        yield
-        return
-    variables = model.trainable_variables
-    averages = optimizer._model_variables_moving_average  # Keras 3: same order as variables
-    current = [variable.numpy() for variable in variables]
-    for variable, average in zip(variables, averages, strict=True):
-        variable.assign(average)
-    try:
-        yield
-    finally:
-        for variable, value in zip(variables, current, strict=True):
-            variable.assign(value)
 
 
 class Validation(keras.callbacks.Callback):
