@@ -92,6 +92,7 @@ def test_a_failed_run_leaves_nothing_on_disk(tmp_path, monkeypatch):
     (["train", "ae", "--out", "x", "--dataset", "cifar"], "digits"),
     (["evaluate", "nowhere"], "run.json"),
     (["train", "ae", "--out", "x", "--steps-per-execution", "0"], "steps_per_execution"),
+    (["train", "vae", "--out", "x", "--activation", "wiggle"], "Unknown activation 'wiggle'"),
 ])
 def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
     assert main([arg.replace("x", str(tmp_path / "x")) if arg == "x" else arg
@@ -174,9 +175,11 @@ def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
 def test_train_vae_evaluate_with_importance_sampling_and_sample(tmp_path, capsys):
     out = tmp_path / "vae"
     assert _train(out, "--beta", "1", "--kl", "monte_carlo", "--importance-samples", "20",
-                  model="vae") == 0
+                  "--activation", "glu", model="vae") == 0
     config = json.loads((out / "run.json").read_text())
     assert config["model_args"]["kl"] == "monte_carlo" and config["importance_samples"] == 20
+    assert config["model_args"]["activation"] == "glu"
+    assert keras.models.load_model(out / "model.keras").encoder.get_layer("dense_0_gate")
     saved = json.loads((out / "metrics.json").read_text())["test"]
     assert saved["importance_samples"] == 20
     assert {"loss", "reconstruction", "kl", "elbo", "iw_nll"} <= set(saved)

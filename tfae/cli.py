@@ -85,11 +85,16 @@ def _add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
                        help="encoder/decoder networks (default: %(default)s)")
     group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
                        help="decoder likelihood p(x|h) (default: %(default)s)")
+    group.add_argument("--activation", default="relu",
+                       help="activation of the hidden layers, a Keras name such as relu, tanh, "
+                            "elu, or glu for gated linear units a * sigmoid(b) "
+                            "(default: %(default)s)")
 
 
 def _autoencoder_args(args) -> dict:
     return {"latent_dim": args.latent_dim, "hidden_units": args.hidden_units,
-            "architecture": args.architecture, "likelihood": args.likelihood}
+            "architecture": args.architecture, "likelihood": args.likelihood,
+            "activation": args.activation}
 
 
 def _add_denoising_arguments(parser: argparse.ArgumentParser) -> None:

@@ -36,6 +36,17 @@ def check_architecture(architecture: str, event_shape: tuple) -> None:
         )
 
 
+def check_activation(activation) -> None:
+    """Raises ValueError unless ``activation`` names a Keras activation or ``"glu"``."""
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"Unknown activation {activation!r}; use a Keras activation name such as "
+            "'relu', 'tanh' or 'elu', or 'glu' for gated linear units a * sigmoid(b)."
+        ) from None
+
+
 def resolve_hidden_units(hidden_units, architecture: str) -> tuple[int, ...]:
     """Returns ``hidden_units`` as a tuple of positive ints (the default when None)."""
     if hidden_units is None:
@@ -94,6 +105,7 @@ def build_encoder(
         name: str, the model name. Defaults to ``"encoder"``.
     """
     check_architecture(architecture, event_shape)
+    check_activation(activation)
     inputs = keras.Input(shape=event_shape, name="x")
     hidden = inputs
     if architecture == "conv":
@@ -134,6 +146,7 @@ def build_decoder(
         name: str, the model name. Defaults to ``"decoder"``.
     """
     check_architecture(architecture, event_shape)
+    check_activation(activation)
     output_shape = (*event_shape[:-1], event_shape[-1] * params_per_value)
     inputs = keras.Input(shape=(latent_dim,), name="h")
     hidden = inputs

@@ -143,7 +143,7 @@ class VAE(UnsupervisedModel):
         if kl not in KL_METHODS:
             raise ValueError(f"Unknown kl {kl!r}; choose one of {KL_METHODS}.")
         self.kl = kl
-        keras.activations.get(activation)  # raises for an unknown name
+        builders.check_activation(activation)  # checked even with custom networks
         self.activation = activation
         self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
         if seed is not None:
