@@ -557,6 +557,8 @@ def samples_figure(model: MADE, x_train: np.ndarray, path: Path) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # Models and figures are saved there before the JSON: a fresh checkout has no such folder.
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     suffix = ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else "")
     info = {"started": now(), "command": " ".join([Path(sys.executable).name, *sys.argv]),
             "machine": machine(), "settings": {k: (str(v) if isinstance(v, Path) else v)
