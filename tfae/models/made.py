@@ -266,6 +266,17 @@ class MADE(UnsupervisedModel):
 
 
     def loss_terms(self, x, training=False):
+        # Python here runs when Keras traces a step, once per compiled function: the
+        # masked layers apply their masks in the way that is faster for that function.
+        for layer in self._masked_layers:
+            layer.mask_by_select = bool(self.compiled and self.jit_compile)
+        try:
+            return self._loss_terms(x, training)
+        finally:
+            for layer in self._masked_layers:
+                layer.mask_by_select = False
+
+    def _loss_terms(self, x, training):
         if not training:
             return {"loss": -self._mixture_log_prob(x, 0, self.num_masks)}
         if self.num_masks == 1:
