@@ -143,8 +143,9 @@ class MaskedDense(keras.layers.Layer):
 
         With ``mask_by_select`` the same weights come from ``where(mask > 0, kernel, 0)``:
         under XLA on CPU the select and its gradient run faster than the product and
-        its gradient (a fused 784-500-784 training step: 8% slower than the unmasked
-        one against 20%); without XLA the product is the faster. The gradient with
+        its gradient (a fused 784-500-784 training step: 7% slower than the unmasked
+        one against 21%, ``benchmarks/made_mask_ops.py``); without XLA the product is
+        the faster. The gradient with
         respect to a masked weight is exactly zero either way.
         """
         if self.mask_by_select:
