@@ -10,6 +10,7 @@ Python then finds this module next to the script.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime
 import json
@@ -194,3 +195,29 @@ def averaged_weights(model):
     finally:
         for variable, value in zip(variables, current, strict=True):
             variable.assign(value)
+
+
+def add_ema_argument(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--ema M``: the momentum of the weights' moving average (0: none)."""
+
+    def momentum(text: str) -> float:
+        value = float(text)
+        if not 0.0 <= value < 1.0:
+            raise argparse.ArgumentTypeError(
+                f"expected a momentum in [0, 1) such as 0.999, got {value}.")
+        return value
+
+    parser.add_argument("--ema", type=momentum, default=0.0,
+                        help="momentum of an exponential moving average of the weights kept by "
+                             "the optimizer (Polyak averaging; 0: off); validation, the kept "
+                             "weights and the test use the average (default: 0)")
+
+
+def adam(learning_rate: float, ema: float = 0.0):
+    """Keras' Adam, keeping a moving average of the weights with momentum ``ema`` (0: none).
+
+    Pair it with ``averaged_weights`` to validate the averages during ``fit``.
+    """
+    import keras
+
+    return keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema or 0.99)

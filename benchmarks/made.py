@@ -53,6 +53,8 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     SHARED_DATA,
     Timer,
+    adam,
+    add_ema_argument,
     averaged_weights,
     epoch_timer,
     machine,
@@ -150,10 +152,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=0.0,
                         help="dropout rate on the hidden units (MADE's dropout) (default: "
                              "%(default)s)")
-    parser.add_argument("--ema", type=float, default=0.0,
-                        help="momentum of an exponential moving average of the weights kept by "
-                             "the optimizer (Polyak averaging; 0: off); validation, the kept "
-                             "weights and the test use the average (default: 0)")
+    add_ema_argument(parser)
     parser.add_argument("--pilot-epochs", type=int, default=4,
                         help="epochs of each learning-rate pilot (default: 4)")
     parser.add_argument("--max-epochs", type=int, default=1000,
@@ -182,8 +181,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.sections = tuple(part.strip() for part in args.sections.split(",") if part.strip())
     unknown = set(args.sections) - set(SECTIONS)
-    if not 0.0 <= args.ema < 1.0:
-        parser.error(f"--ema takes a momentum in [0, 1) such as 0.999, got {args.ema}.")
     if unknown:
         parser.error(f"unknown section(s) {sorted(unknown)}; choose from {SECTIONS}")
     for path in (args.mnist, args.dna):
@@ -418,13 +415,14 @@ class Validation(keras.callbacks.Callback):
             return
         with averaged_weights(self.model):
             valid = valid_nll(self.model, self.x_valid)
-            if valid < self.best - 1e-3:
+            improved = valid < self.best - 1e-3
+            if improved:
                 self.best_weights = self.model.get_weights()
         learning_rate = float(self.model.optimizer.learning_rate.numpy())
         self.history.append({"epoch": epoch + 1, "train_loss": float(logs["loss"]),
                              "valid_nll": valid, "elapsed_s": elapsed,
                              "learning_rate": learning_rate})
-        if valid < self.best - 1e-3:
+        if improved:
             self.best, self.best_epoch, self.waited = valid, epoch + 1, 0
             self.since_lr_change = 0
         else:
@@ -472,9 +470,7 @@ def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
     model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout)
-    optimizer = keras.optimizers.Adam(learning_rate, use_ema=args.ema > 0,
-                                      ema_momentum=args.ema or 0.99)
-    model.compile(optimizer=optimizer, jit_compile=jit)
+    model.compile(optimizer=adam(learning_rate, args.ema), jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)
     with Timer() as timer:

@@ -57,6 +57,8 @@ from common import (  # noqa: E402
     RESULTS_DIR,
     SHARED_DATA,
     Timer,
+    adam,
+    add_ema_argument,
     averaged_weights,
     epoch_timer,
     machine,
@@ -130,10 +132,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(default: %(default)s)")
     parser.add_argument("--activation", default="relu",
                         help="activation of the hidden layers, e.g. relu or tanh (default: relu)")
-    parser.add_argument("--ema", type=float, default=0.0,
-                        help="momentum of an exponential moving average of the weights kept by "
-                             "the optimizer (Polyak averaging; 0: off); validation, the kept "
-                             "weights and the test use the average (default: 0)")
+    add_ema_argument(parser)
     parser.add_argument("--batch-size", type=int, default=100,
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--test-samples", type=int, default=None,
@@ -180,8 +179,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                  "test_samples", "conv_test_samples", "budget_minutes"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive.")
-    if not 0.0 <= args.ema < 1.0:
-        parser.error(f"--ema takes a momentum in [0, 1) such as 0.999, got {args.ema}.")
     if args.warmup_epochs < 0:
         parser.error("--warmup-epochs must be >= 0.")
     return args
@@ -240,14 +237,15 @@ class Validation(keras.callbacks.Callback):
         elapsed = time.perf_counter() - self.start
         with averaged_weights(self.model):
             elbo = valid_elbo(self.model, self.x_valid, self.seed)
-            if elbo > self.best + 1e-3:
+            improved = elbo > self.best + 1e-3
+            if improved:
                 self.best_weights = self.model.get_weights()
         learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         beta = self.model.beta
         self.history.append({"epoch": epoch + 1, "train_loss": float(logs["loss"]),
                              "train_kl": float(logs["kl"]), "valid_elbo": elbo, "beta": beta,
                              "learning_rate": learning_rate, "elapsed_s": elapsed})
-        if elbo > self.best + 1e-3:
+        if improved:
             self.best, self.best_epoch = elbo, epoch + 1
             self.waited = self.since_lr_change = 0
         elif beta >= 1.0:
@@ -286,9 +284,7 @@ def train(args, architecture: str, hidden_units, latent_dim: int, learning_rate:
           data: dict, epochs: int, budget_s: float, warmup_epochs: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
     model = build(architecture, hidden_units, latent_dim, args.seed, args.activation)
-    optimizer = keras.optimizers.Adam(learning_rate, use_ema=args.ema > 0,
-                                      ema_momentum=args.ema or 0.99)
-    model.compile(optimizer=optimizer, jit_compile=args.jit)
+    model.compile(optimizer=adam(learning_rate, args.ema), jit_compile=args.jit)
     validation = Validation(_inputs(architecture, data["valid"]), args.seed, warmup_epochs,
                             args.patience, args.lr_patience, budget_s, verbose)
     timer = epoch_timer()

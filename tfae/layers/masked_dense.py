@@ -145,8 +145,8 @@ class MaskedDense(keras.layers.Layer):
         under XLA on CPU the select and its gradient run faster than the product and
         its gradient (a fused 784-500-784 training step: 7% slower than the unmasked
         one against 21%, ``benchmarks/made_mask_ops.py``); without XLA the product is
-        the faster. The gradient with
-        respect to a masked weight is exactly zero either way.
+        the faster. The gradient with respect to a masked weight is exactly zero
+        either way.
         """
         if self.mask_by_select:
             return ops.where(self.mask > 0, self.kernel, ops.zeros_like(self.kernel))

@@ -268,8 +268,9 @@ class MADE(UnsupervisedModel):
     def loss_terms(self, x, training=False):
         # Python here runs when Keras traces a step, once per compiled function: the
         # masked layers apply their masks in the way that is faster for that function.
+        select = bool(self.compiled and self.jit_compile)
         for layer in self._masked_layers:
-            layer.mask_by_select = bool(self.compiled and self.jit_compile)
+            layer.mask_by_select = select
         try:
             return self._loss_terms(x, training)
         finally:
