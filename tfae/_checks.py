@@ -79,3 +79,40 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_bool(value, name: str) -> bool:
+    """Returns ``value`` as a bool after checking that it is True or False (not 0, 1 or
+    a string)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def resolve_seed(seed, name: str = "seed") -> int:
+    """Returns ``seed`` as a non-negative int; None draws one from NumPy's global
+    generator (so ``keras.utils.set_random_seed`` makes it reproducible)."""
+    if seed is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    return check_positive_int(seed, name, minimum=0)
+
+
+def check_hidden_units(hidden_units, name: str = "hidden_units") -> tuple[int, ...]:
+    """Returns ``hidden_units`` (an int or a sequence of ints) as a non-empty tuple of
+    positive ints."""
+    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
+        hidden_units = (hidden_units,)
+    if isinstance(hidden_units, (str, bytes)):
+        units = None
+    else:
+        try:
+            units = tuple(hidden_units)
+        except TypeError:
+            units = None
+    if units is None:
+        raise TypeError(
+            f"{name} must be a sequence of ints such as (256, 128), got {hidden_units!r}."
+        )
+    if not units:
+        raise ValueError(f"{name} is empty; pass at least one width, e.g. (256,).")
+    return tuple(check_positive_int(u, f"each entry of {name}") for u in units)
