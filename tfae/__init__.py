@@ -7,45 +7,47 @@ The package follows the lecture's table of contents:
 - ``tfae.corruption``: the corruption processes C(x~ | x).
 - ``tfae.MADE``, ``tfae.layers.MaskedDense``, ``tfae.masks``: masked autoencoders, an exact
   autoregressive likelihood.
-- ``tfae.GaussianMixture``, ``tfae.estimators``: a latent variable model fitted by EM, and the
-  naive Monte Carlo likelihood.
+- ``tfae.GaussianMixture``, ``tfae.estimators``: a latent variable model fitted by EM, and
+  Monte Carlo estimates of p(x) (naive, importance-weighted, the ELBO).
 - ``tfae.VAE``: the variational autoencoder, trained on the ELBO; importance-weighted
   log p(x), samples, interpolations, active units.
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
 - ``tfae.export``: encoders and decoders as SavedModel and LiteRT files.
+
+Submodules and models are imported on first use, so ``import tfae`` (and the
+command line's ``--help``) does not start TensorFlow until a model or a module that
+needs it is touched.
 """
 
-from tfae import (
-    corruption,
-    datasets,
-    estimators,
-    export,
-    layers,
-    likelihoods,
-    masks,
-    metrics,
-    plotting,
-)
-from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "MADE",
-    "VAE",
-    "Autoencoder",
-    "DenoisingAutoencoder",
-    "GaussianMixture",
-    "estimators",
-    "layers",
-    "masks",
-    "corruption",
-    "datasets",
-    "export",
-    "likelihoods",
-    "metrics",
-    "plotting",
-    "__version__",
-]
+#: Public name -> the module that defines it (a module itself when the name is one).
+_LAZY = {
+    "MADE": "tfae.models",
+    "VAE": "tfae.models",
+    "Autoencoder": "tfae.models",
+    "DenoisingAutoencoder": "tfae.models",
+    "GaussianMixture": "tfae.models",
+    **{name: f"tfae.{name}" for name in (
+        "choices", "corruption", "datasets", "estimators", "export", "layers", "likelihoods",
+        "masks", "metrics", "plotting")},
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tfae' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if _LAZY[name] == f"tfae.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

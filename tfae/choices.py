@@ -1,0 +1,28 @@
+"""The named choices of tfae's settings, in one module that imports nothing heavy.
+
+Each library module that takes one of these settings imports its tuple from here
+(so the values are written once), and the command line builds its ``choices`` and
+help texts from the same tuples without starting TensorFlow.
+"""
+
+#: How ``tfae.datasets`` / ``tfae train`` binarize grey levels; "dynamic" redraws a
+#: stochastic binarization of the training set every epoch.
+BINARIZATIONS = ("none", "threshold", "stochastic", "dynamic")
+
+#: Encoder/decoder networks built by ``tfae.models.builders``.
+ARCHITECTURES = ("dense", "conv")
+
+#: Decoder likelihoods p(x | h) by name (``tfae.likelihoods.get``).
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+#: Corruption processes C(x~ | x) by name (``tfae.corruption.get``).
+CORRUPTIONS = ("salt_and_pepper", "masking", "gaussian")
+
+#: How a VAE computes KL(q(z | x) || p(z)).
+KL_METHODS = ("analytic", "monte_carlo")
+
+#: Covariance forms of ``tfae.GaussianMixture`` (scikit-learn's names).
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+#: Parts of a model that ``tfae.export`` writes -> the name of the part's signature.
+SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct"}
