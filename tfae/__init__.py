@@ -22,6 +22,22 @@ needs it is touched.
 """
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers and the API reference see; imported lazily below
+    from tfae import (
+        choices,
+        corruption,
+        datasets,
+        estimators,
+        export,
+        layers,
+        likelihoods,
+        masks,
+        metrics,
+        plotting,
+    )
+    from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
 
 __version__ = "0.1.0"
 
@@ -37,7 +53,24 @@ _LAZY = {
         "masks", "metrics", "plotting")},
 }
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "MADE",
+    "VAE",
+    "Autoencoder",
+    "DenoisingAutoencoder",
+    "GaussianMixture",
+    "choices",
+    "corruption",
+    "datasets",
+    "estimators",
+    "export",
+    "layers",
+    "likelihoods",
+    "masks",
+    "metrics",
+    "plotting",
+    "__version__",
+]
 
 
 def __getattr__(name):
