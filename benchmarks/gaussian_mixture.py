@@ -55,7 +55,7 @@ from sklearn.cluster import KMeans  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.mixture import GaussianMixture as SklearnMixture  # noqa: E402
 
-from tfae.models.gaussian_mixture import GaussianMixture  # noqa: E402
+from tfae.mixture import GaussianMixture  # noqa: E402
 
 DEFAULT_DATA = SHARED_DATA / "binarized_mnist.npz"
 
@@ -154,10 +154,10 @@ def shared_start(x, k: int, covariance_type: str, seed: int, reg_covar: float = 
 def make_model(variant: str, **settings):
     if variant == "scikit-learn":
         # init_params only sets what the *_init arrays then replace (all three are given):
-        # "random_from_data" picks K points instead of running k-means again.
+        # "random_from_data" picks K points instead of running k-means again (tfae skips
+        # init_params when all three are given).
         if "means_init" in settings:
             settings["init_params"] = "random_from_data"
-        settings["random_state"] = settings.pop("seed")
         return SklearnMixture(**settings)
     dtype, xla = variant.split("/")
     return GaussianMixture(dtype=dtype, jit_compile=xla == "xla", **settings)
@@ -185,7 +185,7 @@ def side_by_side(x, test, args) -> list[dict]:
     for covariance_type in args.covariance_types:
         start = shared_start(x, args.components, covariance_type, args.seed)
         settings = dict(n_components=args.components, covariance_type=covariance_type,
-                        tol=args.tol, max_iter=args.max_iter, seed=args.seed, **start)
+                        tol=args.tol, max_iter=args.max_iter, random_state=args.seed, **start)
         variants = ["scikit-learn"] + [variant_name(d, j) for d, j in TFAE_VARIANTS]
         runs = {v: [] for v in variants}
         for round_ in range(args.rounds):
@@ -228,7 +228,7 @@ def own_start(x, test, args) -> list[dict]:
     for covariance_type in args.covariance_types:
         for seed in range(args.seed, args.seed + args.seeds):
             settings = dict(n_components=args.components, covariance_type=covariance_type,
-                            tol=args.tol, max_iter=args.max_iter, seed=seed)
+                            tol=args.tol, max_iter=args.max_iter, random_state=seed)
             for variant in ("scikit-learn", variant_name(*TFAE_VARIANTS[0])):
                 run = timed_fit(variant, x, test, **settings)
                 rows.append({"covariance": covariance_type, "seed": seed, "variant": variant,
@@ -248,7 +248,7 @@ def scaling(x, test, args) -> list[dict]:
     for label, data, k in cases:
         start = shared_start(data[: len(x)], k, "full", args.seed)
         settings = dict(n_components=k, covariance_type="full", tol=0.0, max_iter=10,
-                        seed=args.seed, **start)
+                        random_state=args.seed, **start)
         variants = ["scikit-learn", variant_name("float64", False),
                     variant_name("float32", False)]
         # tfae: a cold fit (tracing) and a warm one; scikit-learn compiles nothing.

@@ -7,8 +7,8 @@ The package follows the lecture's table of contents:
 - ``tfae.corruption``: the corruption processes C(x~ | x).
 - ``tfae.MADE``, ``tfae.layers.MaskedDense``, ``tfae.masks``: masked autoencoders, an exact
   autoregressive likelihood.
-- ``tfae.GaussianMixture``, ``tfae.estimators``: a latent variable model fitted by EM, and
-  Monte Carlo estimates of p(x) (naive, importance-weighted, the ELBO).
+- ``tfae.GaussianMixture`` (``tfae.mixture``), ``tfae.estimators``: a latent variable model
+  fitted by EM, and Monte Carlo estimates of p(x) (naive, importance-weighted, the ELBO).
 - ``tfae.VAE``: the variational autoencoder, trained on the ELBO; importance-weighted
   log p(x), samples, interpolations, active units.
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
@@ -35,9 +35,11 @@ if TYPE_CHECKING:  # what type checkers and the API reference see; imported lazi
         likelihoods,
         masks,
         metrics,
+        mixture,
         plotting,
     )
-    from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder, GaussianMixture
+    from tfae.mixture import GaussianMixture
+    from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder
 
 __version__ = "0.1.0"
 
@@ -47,10 +49,10 @@ _LAZY = {
     "VAE": "tfae.models",
     "Autoencoder": "tfae.models",
     "DenoisingAutoencoder": "tfae.models",
-    "GaussianMixture": "tfae.models",
+    "GaussianMixture": "tfae.mixture",
     **{name: f"tfae.{name}" for name in (
         "choices", "corruption", "datasets", "estimators", "export", "layers", "likelihoods",
-        "masks", "metrics", "plotting")},
+        "masks", "metrics", "mixture", "plotting")},
 }
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "likelihoods",
     "masks",
     "metrics",
+    "mixture",
     "plotting",
     "__version__",
 ]
