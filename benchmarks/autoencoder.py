@@ -52,7 +52,7 @@ from common import (  # noqa: E402
 
 import tfae  # noqa: E402
 from tfae import datasets, metrics  # noqa: E402
-from tfae.runs import seed_everything  # noqa: E402
+from tfae.runs import seeded  # noqa: E402
 
 DEFAULT_DATA = SHARED_DATA / "binarized_mnist.npz"
 
@@ -187,40 +187,40 @@ def load_splits(args) -> dict[str, np.ndarray]:
 
 def train_one(args, latent_dim: int, data: dict) -> tuple[dict, tfae.Autoencoder]:
     """Trains one latent size with early stopping on validation; returns its row."""
-    seed_everything(args.seed)
-    dims = data["train"].shape[1]
-    model = build_tfae(latent_dim, args.hidden_units, dims)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
-    timer = epoch_timer()
-    stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
-                                             restore_best_weights=True)
-    print(f"\n# latent_dim={latent_dim}", flush=True)
-    with Timer() as total:
-        history = model.fit(data["train"], validation_data=data["valid"], epochs=args.epochs,
-                            batch_size=args.batch_size, shuffle=True,
-                            callbacks=[keras.callbacks.TerminateOnNaN(), stopping, timer],
-                            verbose=args.verbose)
-    val_losses = history.history["val_loss"]
+    with seeded(args.seed, deterministic=True):  # as `tfae train --deterministic`
+        dims = data["train"].shape[1]
+        model = build_tfae(latent_dim, args.hidden_units, dims)
+        model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        timer = epoch_timer()
+        stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
+                                                 restore_best_weights=True)
+        print(f"\n# latent_dim={latent_dim}", flush=True)
+        with Timer() as total:
+            history = model.fit(data["train"], validation_data=data["valid"], epochs=args.epochs,
+                                batch_size=args.batch_size, shuffle=True,
+                                callbacks=[keras.callbacks.TerminateOnNaN(), stopping, timer],
+                                verbose=args.verbose)
+        val_losses = history.history["val_loss"]
 
-    def nll(split):
-        return float(model.evaluate(data[split], batch_size=1000, verbose=0,
-                                    return_dict=True)["loss"])
+        def nll(split):
+            return float(model.evaluate(data[split], batch_size=1000, verbose=0,
+                                        return_dict=True)["loss"])
 
-    epoch_seconds = timer.seconds[1:] or timer.seconds  # the first epoch also traces
-    row = {
-        "latent_dim": latent_dim,
-        "parameters": int(model.count_params()),
-        "epochs_run": len(val_losses),
-        "best_epoch": int(np.argmin(val_losses)) + 1,
-        "train_nll": nll("train"),
-        "valid_nll": nll("valid"),
-        "test_nll": nll("test"),
-        "first_epoch_s": timer.seconds[0],
-        "s_per_epoch": statistics.median(epoch_seconds),
-        "train_s": total.seconds,
-        "history": {key: [float(v) for v in values] for key, values in history.history.items()},
-        "epoch_seconds": timer.seconds,
-    }
+        epoch_seconds = timer.seconds[1:] or timer.seconds  # the first epoch also traces
+        row = {
+            "latent_dim": latent_dim,
+            "parameters": int(model.count_params()),
+            "epochs_run": len(val_losses),
+            "best_epoch": int(np.argmin(val_losses)) + 1,
+            "train_nll": nll("train"),
+            "valid_nll": nll("valid"),
+            "test_nll": nll("test"),
+            "first_epoch_s": timer.seconds[0],
+            "s_per_epoch": statistics.median(epoch_seconds),
+            "train_s": total.seconds,
+            "history": {key: [float(v) for v in values] for key, values in history.history.items()},
+            "epoch_seconds": timer.seconds,
+        }
     return row, model
 
 
@@ -286,8 +286,8 @@ def speed(args, data: dict) -> dict:
     variants = []
     for jit in (False,) if args.no_jit else (False, True):
         for kind in ("tfae", "plain"):
-            # Not seed_everything: TF's op determinism makes Keras drop jit_compile=True
-            # (keras' model_supports_jit), and it cannot be undone, so speed() runs first.
+            # Seeded without TF's op determinism, which makes Keras drop jit_compile=True
+            # (keras' model_supports_jit).
             keras.utils.set_random_seed(args.seed)
             if kind == "tfae":
                 model = build_tfae(args.timing_latent_dim, args.hidden_units, dims)
@@ -391,7 +391,7 @@ def main(argv=None) -> int:
         data = load_splits(args)
         print(f"data: {args.data} " + ", ".join(f"{k} {v.shape}" for k, v in data.items()),
               flush=True)
-        speed_results = speed(args, data)  # first: quality() enables op determinism
+        speed_results = speed(args, data)
         quality_results = quality(args, data)
     payload = {
         "benchmark": "autoencoder",

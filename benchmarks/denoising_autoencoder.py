@@ -33,7 +33,7 @@ from common import RESULTS_DIR, SHARED_DATA, Timer, machine, now, print_table, w
 
 import tfae
 from tfae import datasets, metrics
-from tfae.runs import seed_everything
+from tfae.runs import seeded
 
 DEFAULT_DATA = SHARED_DATA / "binarized_mnist.npz"
 
@@ -84,19 +84,19 @@ def main(argv=None) -> int:
         args.epochs, args.chains, args.burn_in, args.keep = 1, 10, 5, 5
     rows = []
     for walkback in (0, args.walkback_steps):
-        seed_everything(args.seed)
-        model = tfae.DenoisingAutoencoder(
-            (x_train.shape[1],), args.latent_dim, hidden_units=(args.hidden_units,),
-            corruption=("salt_and_pepper", args.noise), walkback_steps=walkback, seed=args.seed)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        stop = keras.callbacks.EarlyStopping(monitor="val_denoising", mode="min", patience=5,
-                                             restore_best_weights=True)
-        with Timer() as timer:
-            history = model.fit(x_train, validation_data=x_valid, epochs=args.epochs,
-                                batch_size=args.batch_size, callbacks=[stop], verbose=2)
-        with Timer() as sampling:
-            samples = chain_samples(model, args)
-        parzen = metrics.parzen_log_likelihood(samples, x_test, valid_data=x_valid)
+        with seeded(args.seed, deterministic=True):  # as `tfae train --deterministic`
+            model = tfae.DenoisingAutoencoder(
+                (x_train.shape[1],), args.latent_dim, hidden_units=(args.hidden_units,),
+                corruption=("salt_and_pepper", args.noise), walkback_steps=walkback, seed=args.seed)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3))
+            stop = keras.callbacks.EarlyStopping(monitor="val_denoising", mode="min", patience=5,
+                                                 restore_best_weights=True)
+            with Timer() as timer:
+                history = model.fit(x_train, validation_data=x_valid, epochs=args.epochs,
+                                    batch_size=args.batch_size, callbacks=[stop], verbose=2)
+            with Timer() as sampling:
+                samples = chain_samples(model, args)
+            parzen = metrics.parzen_log_likelihood(samples, x_test, valid_data=x_valid)
         rows.append({
             "walkback_steps": walkback,
             "epochs": len(history.history["loss"]),

@@ -45,6 +45,9 @@ def test_train_then_evaluate_reports_the_same_test_nll(tmp_path, capsys):
     assert printed["loss"] == pytest.approx(saved["loss"], rel=1e-6)
     assert printed["pixel_mean_nll"] == pytest.approx(saved["pixel_mean_nll"], rel=1e-9)
     assert main(["evaluate", str(out), "--split", "valid"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--importance-samples", "5"]) == 2  # a VAE option
+    assert "importance_samples does not apply to ae runs" in capsys.readouterr().err
 
 
 def test_the_same_seed_gives_the_same_run(tmp_path):
@@ -93,6 +96,7 @@ def test_a_failed_run_leaves_nothing_on_disk(tmp_path, monkeypatch):
     (["evaluate", "nowhere"], "run.json"),
     (["train", "ae", "--out", "x", "--steps-per-execution", "0"], "steps_per_execution"),
     (["train", "vae", "--out", "x", "--activation", "wiggle"], "Unknown activation 'wiggle'"),
+    (["train", "made", "--out", "x", "--deterministic", "--jit-compile"], "cannot both be on"),
 ])
 def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
     assert main([arg.replace("x", str(tmp_path / "x")) if arg == "x" else arg
@@ -108,12 +112,19 @@ def test_train_a_denoising_autoencoder_and_sample_its_chain(tmp_path, capsys):
     test = json.loads((out / "metrics.json").read_text())["test"]
     assert {"loss", "denoising", "walkback"} <= set(test)
     assert main(["sample", str(out), "--num", "6", "--steps", "5", "--seed", "2"]) == 0
-    samples = np.load(out / "samples.npy")
+    samples = np.load(out / "samples-seed2.npy")
     assert samples.shape == (6, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
-    assert (out / "samples.png").stat().st_size > 0
+    assert (out / "samples-seed2.png").stat().st_size > 0
     assert main(["sample", str(out), "--num", "6", "--steps", "5", "--seed", "2",
                  "--out", str(tmp_path / "again.png")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
+    # The same file again: refused unless asked for, never silently replaced.
+    again = ["sample", str(out), "--num", "3", "--steps", "5", "--seed", "2"]
+    assert main(again) == 2
+    assert "already exists" in capsys.readouterr().err
+    np.testing.assert_array_equal(np.load(out / "samples-seed2.npy"), samples)
+    assert main([*again, "--overwrite"]) == 0
+    assert np.load(out / "samples-seed2.npy").shape[0] == 3
 
 
 def test_sampling_a_vanilla_autoencoder_is_refused(tmp_path, capsys):
@@ -130,6 +141,27 @@ def test_every_command_has_help(command, capsys):
         main([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: tfae" in capsys.readouterr().out
+
+
+def test_a_model_parser_offers_only_the_settings_its_model_uses(capsys):
+    with pytest.raises(SystemExit) as exit_info:  # EM has no epochs
+        main(["train", "gmm", "--out", "x", "--epochs", "3"])
+    assert exit_info.value.code == 2
+    assert "unrecognized arguments: --epochs 3" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["evaluate", "--help"]])
+def test_help_starts_no_tensorflow(argv):
+    code = ("import sys, tfae.cli\n"
+            "try:\n"
+            f"    tfae.cli.main({argv!r})\n"
+            "except SystemExit as exit:\n"
+            "    assert exit.code == 0\n"
+            "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "usage: tfae" in result.stdout
 
 
 def test_the_console_entry_point_is_installed():
@@ -150,8 +182,19 @@ def test_train_made_and_sample_beside_nearest_training_examples(tmp_path):
     assert test["loss"] < test["pixel_mean_nll"]  # an exact NLL below the independent model's
     assert (out / "samples.png").exists()
     assert main(["sample", str(out), "--num", "4", "--seed", "1"]) == 0
-    samples = np.load(out / "samples.npy")
+    samples = np.load(out / "samples-seed1.npy")
     assert samples.shape == (4, 64) and set(np.unique(samples)) <= {0.0, 1.0}
+    assert main(["export", str(out)]) == 2  # no encoder, no decoder
+
+
+def test_train_made_with_xla_in_the_fastest_measured_setting(tmp_path):
+    out = tmp_path / "made"
+    assert main(["train", "made", "--out", str(out), "--epochs", "1", "--hidden-units", "32",
+                 "--jit-compile", "--steps-per-execution", "50", "--verbose", "0"]) == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["jit_compile"] is True and config["deterministic"] is False
+    assert config["model_args"]["mask_op"] == "select" and config["steps_per_execution"] == 50
+    assert keras.models.load_model(out / "model.keras").jit_compile is True
 
 
 def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
@@ -160,16 +203,19 @@ def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
                  "--covariance-type", "diag", "--binarize", "none"]) == 0
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["em_iterations"] >= 1 and np.isfinite(saved["test"]["log_likelihood"])
+    config = json.loads((out / "run.json").read_text())
+    assert not {"epochs", "batch_size", "learning_rate", "patience"} & set(config)
     capsys.readouterr()
     assert main(["evaluate", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["log_likelihood"] == pytest.approx(
         saved["test"]["log_likelihood"], rel=1e-9)
     assert main(["sample", str(out), "--num", "5", "--seed", "3"]) == 0
-    samples = np.load(out / "samples.npy")
+    samples = np.load(out / "samples-seed3.npy")
     assert samples.shape == (5, 64)
     assert main(["sample", str(out), "--num", "5", "--seed", "3", "--out",
                  str(tmp_path / "again.png")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
+    assert main(["export", str(out)]) == 2  # a mixture has no encoder, no decoder
 
 
 def test_train_vae_evaluate_with_importance_sampling_and_sample(tmp_path, capsys):
@@ -194,7 +240,7 @@ def test_train_vae_evaluate_with_importance_sampling_and_sample(tmp_path, capsys
     assert main(["evaluate", str(out), "--importance-samples", "0"]) == 2
     assert "num_samples must be >= 1" in capsys.readouterr().err
     assert main(["sample", str(out), "--num", "5", "--seed", "4"]) == 0
-    samples = np.load(out / "samples.npy")
+    samples = np.load(out / "samples-seed4.npy")
     assert samples.shape == (5, 8, 8, 1) and set(np.unique(samples)) <= {0.0, 1.0}
 
 

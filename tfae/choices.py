@@ -26,3 +26,6 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 #: Parts of a model that ``tfae.export`` writes -> the name of the part's signature.
 SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct"}
+
+#: The splits of every dataset: train, valid (to choose settings and stop), test.
+SPLITS = ("train", "valid", "test")

@@ -4,6 +4,7 @@
     tfae train dae --corruption salt_and_pepper --noise-level 0.2 --out runs/dae-digits
     tfae sample runs/dae-digits --num 20 --steps 200
     tfae train made --hidden-units 500 --num-masks 8 --out runs/made-digits
+    tfae train made --jit-compile --steps-per-execution 50 --out runs/made-fast
     tfae sample runs/made-digits --num 20
     tfae train gmm --components 10 --pca-dim 20 --binarize none --out runs/gmm-digits
     tfae train vae --latent-dim 8 --beta 1 --out runs/vae-digits
@@ -12,227 +13,327 @@
     tfae evaluate runs/ae-digits
     tfae export runs/ae-digits --part decoder --format tflite
     tfae demo --out runs
+
+Choices and defaults come from the library: ``tfae.choices``, ``tfae.masks``,
+``TrainConfig``, the run specs (``tfae.runs.MODELS``) and the models' constructors.
+A model's options are added to its ``tfae train MODEL`` parser when that parser is
+used, because reading a model's constructor imports TensorFlow: ``tfae --help``,
+``tfae train --help`` and ``tfae evaluate --help`` start none.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
+import inspect
 import json
 import sys
 import time
 from pathlib import Path
 
+from tfae import choices, masks, runs
+from tfae.runs.spec import COMMON_FIELDS
+
 #: Importance samples per held-out digit of the demo's log p(x) estimate.
 DEMO_IMPORTANCE_SAMPLES = 1000
 
 
+#: How ``tfae train made`` applies masks unless --mask-op says: as measured in
+#: docs/benchmarks.md, a select is fastest under XLA, a product without it.
+MADE_MASK_OP = {False: "multiply", True: "select"}
+
+#: Where the parsed constructor arguments of a model go (``model_args``).
+_MODEL_ARG = "model_args."
+
+#: How the help names a constructor default of None (the model chooses).
+_MODEL_DEFAULT = "the model's"
+
+
+class _LazyParser(argparse.ArgumentParser):
+    """A parser whose arguments are added when it is first used (``populate``)."""
+
+    populate = None
+
+    def _ready(self) -> None:
+        if self.populate is not None:
+            populate, self.populate = self.populate, None
+            populate(self)
+
+    def parse_known_args(self, args=None, namespace=None):
+        self._ready()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self):
+        self._ready()
+        return super().format_usage()
+
+    def format_help(self):
+        self._ready()
+        return super().format_help()
+
+
 def _hidden_units(text: str) -> tuple[int, ...]:
     try:
-        units = tuple(int(part) for part in text.split(",") if part.strip())
+        return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--hidden-units takes comma-separated integers such as 256,128, got {text!r}"
         ) from None
-    return units
 
 
 def _verbose(text: str):
     return text if text == "auto" else int(text)
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser, defaults) -> None:
-    """Arguments every trained model shares: data, optimisation, seed, output."""
+def _patience(text: str):
+    return int(text) or None
+
+
+def _shown(value, none: str = "none") -> str:
+    if value is None:
+        return none
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _signature_defaults(function) -> dict:
+    return {name: parameter.default
+            for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
+def _constructor_defaults(cls) -> dict:
+    """The defaults of a tfae model's constructor arguments, those it passes on to its
+    tfae base classes included (the subclass's own win)."""
+    defaults = {}
+    for klass in cls.__mro__:
+        if klass.__module__.startswith("tfae.") and "__init__" in vars(klass):
+            defaults = _signature_defaults(klass.__init__) | defaults
+    return defaults
+
+
+# ------------------------------------------------------------------------ tfae train
+
+
+def _run_arguments(spec) -> dict:
+    """TrainConfig field -> (flag, argparse options) of a run's settings."""
+    return {
+        "dataset": ("--dataset", {
+            "help": "digits (embedded), mnist, fashion_mnist, binarized_mnist, or a .npz path "
+                    "with train_data/valid_data/test_data"}),
+        "data_dir": ("--data-dir", {"help": "tensorflow-datasets folder of prepared datasets"}),
+        "binarize": ("--binarize", {
+            "choices": spec.binarizations,
+            "help": "binarization of the data; dynamic redraws it every epoch"}),
+        "epochs": ("--epochs", {"type": int, "help": "maximum number of epochs"}),
+        "batch_size": ("--batch-size", {"type": int, "help": "examples per step"}),
+        "learning_rate": ("--learning-rate", {"type": float, "help": "Adam step size"}),
+        "steps_per_execution": ("--steps-per-execution", {
+            "type": int, "help": "training steps per compiled call; e.g. 50 makes small "
+                                 "networks train faster"}),
+        "patience": ("--patience", {
+            "type": _patience, "help": "early-stopping patience on the validation loss, in "
+                                       "epochs; 0 trains all epochs"}),
+        "seed": ("--seed", {"type": int, "help": "seed of the run and of the model"}),
+        "verbose": ("--verbose", {"type": _verbose,
+                                  "help": "Keras progress display: auto, 0, 1 or 2"}),
+        "importance_samples": ("--importance-samples", {
+            "type": int, "help": "importance samples per example of the validation and test "
+                                 "NLL in metrics.json"}),
+        "deterministic": ("--deterministic", {
+            "action": "store_true",
+            "help": "TensorFlow's op determinism on for the run (not with --jit-compile)"}),
+        "jit_compile": ("--jit-compile", {
+            "action": "store_true",
+            "help": "compile the training (or EM) steps with XLA, not with --deterministic; "
+                    "made: with --steps-per-execution 50, the fastest setting of "
+                    "docs/benchmarks.md"}),
+    }
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, spec) -> None:
+    """The TrainConfig fields that the model uses, with TrainConfig's defaults."""
     parser.add_argument("--out", required=True, type=Path, help="run folder to write")
-    parser.add_argument("--dataset", default=defaults.dataset,
-                        help="digits (embedded), mnist, fashion_mnist, binarized_mnist, or a .npz "
-                             "path with train_data/valid_data/test_data (default: %(default)s)")
-    parser.add_argument("--data-dir", default=None,
-                        help="tensorflow-datasets folder holding prepared datasets")
-    parser.add_argument("--binarize", choices=("none", "threshold", "stochastic", "dynamic"),
-                        default=defaults.binarize,
-                        help="binarization of the data; dynamic redraws it every epoch "
-                             "(default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help="maximum number of epochs (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help="examples per step (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                        help="Adam step size (default: %(default)s)")
-    parser.add_argument("--steps-per-execution", type=int,
-                        default=defaults.steps_per_execution,
-                        help="training steps per compiled call; e.g. 50 makes small networks "
-                             "train faster (default: %(default)s)")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="early-stopping patience on the validation loss, in epochs; "
-                             "0 trains all epochs (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help="seed of every random generator (default: %(default)s)")
-    parser.add_argument("--verbose", type=_verbose, default="auto",
-                        help="Keras progress display: auto, 0, 1 or 2 (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the output folder if it already holds a run")
+    defaults = runs.TrainConfig(model=spec.name)
+    arguments = _run_arguments(spec)
+    used = (*COMMON_FIELDS, *spec.fields)
+    group = parser.add_argument_group("run")
+    for field in dataclasses.fields(runs.TrainConfig):
+        if field.name not in used or field.name not in arguments:
+            continue
+        flag, options = arguments[field.name]
+        if options.get("action") != "store_true":
+            default = getattr(defaults, field.name)
+            options = {**options, "default": default,
+                       "help": f"{options['help']} (default: {_shown(default)})"}
+        group.add_argument(flag, dest=field.name, **options)
 
 
-def _add_autoencoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """The encoder/decoder arguments of tfae.Autoencoder and the models built on it."""
-    group = parser.add_argument_group("autoencoder")
-    group.add_argument("--latent-dim", type=int, default=16,
-                       help="size of the code h (default: %(default)s)")
-    group.add_argument("--hidden-units", type=_hidden_units, default=None,
-                       help="comma-separated hidden widths (dense) or filters (conv), "
-                            "e.g. 256,128 (default: the model's)")
-    group.add_argument("--architecture", choices=("dense", "conv"), default="dense",
-                       help="encoder/decoder networks (default: %(default)s)")
-    group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
-                       help="decoder likelihood p(x|h) (default: %(default)s)")
-    group.add_argument("--activation", default="relu",
-                       help="activation of the hidden layers, a Keras name such as relu, tanh, "
-                            "elu, or glu for gated linear units a * sigmoid(b) "
-                            "(default: %(default)s)")
+def _model_option(group, flag: str, param: str, defaults: dict, help: str, **options) -> None:
+    """Adds ``flag``, which sets the constructor argument ``param``."""
+    default = defaults[param]
+    if options.get("action") != "store_true":
+        options["default"] = default
+        help = f"{help} (default: {_shown(default, none=_MODEL_DEFAULT)})"
+    if "choices" not in options and "action" not in options:
+        options["metavar"] = flag.removeprefix("--").replace("-", "_").upper()
+    group.add_argument(flag, dest=_MODEL_ARG + param, help=help, **options)
 
 
-def _autoencoder_args(args) -> dict:
-    return {"latent_dim": args.latent_dim, "hidden_units": args.hidden_units,
-            "architecture": args.architecture, "likelihood": args.likelihood,
-            "activation": args.activation}
+def _autoencoder_options(group, defaults: dict) -> None:
+    _model_option(group, "--latent-dim", "latent_dim", defaults, "size of the code h", type=int)
+    _model_option(group, "--hidden-units", "hidden_units", defaults,
+                  "comma-separated hidden widths (dense) or filters (conv), e.g. 256,128",
+                  type=_hidden_units)
+    _model_option(group, "--architecture", "architecture", defaults,
+                  "encoder/decoder networks", choices=choices.ARCHITECTURES)
+    _model_option(group, "--likelihood", "likelihood", defaults, "decoder likelihood p(x|h)",
+                  choices=choices.LIKELIHOODS)
+    _model_option(group, "--activation", "activation", defaults,
+                  "activation of the hidden layers, a Keras name such as relu, tanh, elu, or "
+                  "glu for gated linear units a * sigmoid(b)")
 
 
-def _add_denoising_arguments(parser: argparse.ArgumentParser) -> None:
-    _add_autoencoder_arguments(parser)
-    group = parser.add_argument_group("denoising")
-    group.add_argument("--corruption", choices=("salt_and_pepper", "masking", "gaussian"),
-                       default="salt_and_pepper",
-                       help="corruption process C(x~|x) (default: %(default)s)")
-    group.add_argument("--noise-level", type=float, default=0.2,
+def _denoising_options(group, defaults: dict) -> None:
+    _autoencoder_options(group, defaults)
+    corruption, noise_level = defaults["corruption"]
+    group.add_argument("--corruption", choices=choices.CORRUPTIONS, default=corruption,
+                       help=f"corruption process C(x~|x) (default: {corruption})")
+    group.add_argument("--noise-level", type=float, default=noise_level,
                        help="rate (salt_and_pepper, masking) or stddev (gaussian) "
-                            "(default: %(default)s)")
-    group.add_argument("--walkback-steps", type=int, default=0,
-                       help="most walkback terms per example, 0 for none (default: %(default)s)")
-    group.add_argument("--walkback-probability", type=float, default=0.5,
-                       help="probability of each further walkback step (default: %(default)s)")
+                            f"(default: {noise_level})")
+    _model_option(group, "--walkback-steps", "walkback_steps", defaults,
+                  "most walkback terms per example, 0 for none", type=int)
+    _model_option(group, "--walkback-probability", "walkback_probability", defaults,
+                  "probability of each further walkback step", type=float)
 
 
-def _denoising_args(args) -> dict:
-    return {**_autoencoder_args(args), "corruption": [args.corruption, args.noise_level],
-            "walkback_steps": args.walkback_steps,
-            "walkback_probability": args.walkback_probability, "seed": args.seed}
+def _denoising_args(args, model_args: dict) -> dict:
+    return {**model_args, "corruption": [args.corruption, args.noise_level]}
 
 
-def _add_made_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("MADE")
-    group.add_argument("--hidden-units", type=_hidden_units, default=(500,),
-                       help="comma-separated widths of the masked hidden layers "
-                            "(default: 500)")
-    group.add_argument("--num-masks", type=int, default=1,
-                       help="masks cycled through during training, one per minibatch "
-                            "(order/connectivity-agnostic training) (default: %(default)s)")
-    group.add_argument("--ordering", choices=("natural", "reversed", "random"),
-                       default="natural", help="input ordering (default: %(default)s)")
-    group.add_argument("--direct-connection", action="store_true",
-                       help="add the masked direct input-to-output connection")
-    group.add_argument("--likelihood", choices=("bernoulli", "gaussian"), default="bernoulli",
-                       help="conditional likelihood p(x_d | x_<d) (default: %(default)s)")
-    group.add_argument("--dropout", type=float, default=0.0,
-                       help="dropout rate on the hidden units during training, against "
-                            "overfitting of wide one-mask networks (default: %(default)s)")
+def _made_options(group, defaults: dict) -> None:
+    from tfae.layers.masked_dense import MASK_OPS
+
+    _model_option(group, "--hidden-units", "hidden_units", defaults,
+                  "comma-separated widths of the masked hidden layers", type=_hidden_units)
+    _model_option(group, "--num-masks", "num_masks", defaults,
+                  "masks cycled through during training, one per minibatch "
+                  "(order/connectivity-agnostic training)", type=int)
+    _model_option(group, "--ordering", "ordering", defaults, "input ordering",
+                  choices=masks.ORDERINGS)
+    _model_option(group, "--direct-connection", "direct_connection", defaults,
+                  "add the masked direct input-to-output connection", action="store_true")
+    _model_option(group, "--likelihood", "likelihood", defaults,
+                  "conditional likelihood p(x_d | x_<d)", choices=choices.LIKELIHOODS)
+    _model_option(group, "--dropout", "dropout", defaults,
+                  "dropout rate on the hidden units during training, against overfitting "
+                  "of wide one-mask networks", type=float)
+    group.add_argument("--mask-op", choices=MASK_OPS, default=None,
+                       help="how the layers apply their masks (default: "
+                            f"{MADE_MASK_OP[True]} with --jit-compile, else "
+                            f"{MADE_MASK_OP[False]}: the faster of each, as measured in "
+                            "docs/benchmarks.md)")
 
 
-def _made_args(args) -> dict:
-    return {"hidden_units": list(args.hidden_units), "num_masks": args.num_masks,
-            "ordering": args.ordering, "direct_connection": args.direct_connection,
-            "likelihood": args.likelihood, "dropout": args.dropout, "seed": args.seed}
+def _made_args(args, model_args: dict) -> dict:
+    return {**model_args, "mask_op": args.mask_op or MADE_MASK_OP[args.jit_compile]}
 
 
-def _add_vae_arguments(parser: argparse.ArgumentParser) -> None:
-    from tfae.runs import TrainConfig
-
-    _add_autoencoder_arguments(parser)
-    group = parser.add_argument_group("variational autoencoder")
-    group.add_argument("--beta", type=float, default=1.0,
-                       help="weight of the KL term; 1 trains on -ELBO (default: %(default)s)")
-    group.add_argument("--kl", choices=("analytic", "monte_carlo"), default="analytic",
-                       help="closed-form KL(q(z|x) || p(z)) or its Monte Carlo estimate "
-                            "(default: %(default)s)")
-    group.add_argument("--importance-samples", type=int,
-                       default=TrainConfig.importance_samples,
-                       help="importance samples per example of the validation and test NLL "
-                            "in metrics.json (default: %(default)s)")
+def _vae_options(group, defaults: dict) -> None:
+    _autoencoder_options(group, defaults)
+    _model_option(group, "--beta", "beta", defaults, "weight of the KL term; 1 trains on -ELBO",
+                  type=float)
+    _model_option(group, "--kl", "kl", defaults,
+                  "closed-form KL(q(z|x) || p(z)) or its Monte Carlo estimate",
+                  choices=choices.KL_METHODS)
 
 
-def _vae_args(args) -> dict:
-    return {**_autoencoder_args(args), "beta": args.beta, "kl": args.kl, "seed": args.seed}
+def _mixture_options(group, defaults: dict) -> None:
+    _model_option(group, "--components", "n_components", defaults, "mixture components K",
+                  type=int)
+    _model_option(group, "--covariance-type", "covariance_type", defaults,
+                  "covariance of each component", choices=choices.COVARIANCE_TYPES)
+    _model_option(group, "--pca-dim", "pca_dim", defaults,
+                  "the mixture is fitted on this many principal components of the training "
+                  "images", type=int)
+    _model_option(group, "--max-iter", "max_iter", defaults, "most EM iterations", type=int)
+    _model_option(group, "--tol", "tol", defaults,
+                  "stop when the mean log-likelihood gains less", type=float)
 
 
-def _add_gmm_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Gaussian mixture (fitted by EM; --epochs, --batch-size, "
-                                      "--learning-rate and --patience are not used)")
-    group.add_argument("--components", type=int, default=10,
-                       help="mixture components K (default: %(default)s)")
-    group.add_argument("--covariance-type", choices=("full", "diag", "spherical", "tied"),
-                       default="full", help="covariance of each component (default: %(default)s)")
-    group.add_argument("--pca-dim", type=int, default=50,
-                       help="the mixture is fitted on this many principal components of the "
-                            "training images (default: %(default)s)")
-    group.add_argument("--max-iter", type=int, default=100,
-                       help="most EM iterations (default: %(default)s)")
-    group.add_argument("--tol", type=float, default=1e-3,
-                       help="stop when the mean log-likelihood gains less (default: %(default)s)")
-
-
-def _gmm_args(args) -> dict:
-    return {"n_components": args.components, "covariance_type": args.covariance_type,
-            "pca_dim": args.pca_dim, "max_iter": args.max_iter, "tol": args.tol}
-
-
-#: Model name -> (help, adds its arguments to a parser, turns parsed arguments into model_args).
-TRAINABLE = {
-    "ae": ("the vanilla autoencoder h = f(x), r = g(h)", _add_autoencoder_arguments,
-           _autoencoder_args),
-    "dae": ("the denoising autoencoder, a generative model through its Markov chain",
-            _add_denoising_arguments, _denoising_args),
-    "made": ("MADE, the masked autoencoder with an exact likelihood", _add_made_arguments,
-             _made_args),
-    "gmm": ("a Gaussian mixture fitted by EM on principal components", _add_gmm_arguments,
-            _gmm_args),
-    "vae": ("the variational autoencoder, trained on the ELBO", _add_vae_arguments, _vae_args),
+#: Model name -> (adds its options to a group, completes model_args from the arguments).
+MODEL_OPTIONS = {
+    "ae": (_autoencoder_options, None),
+    "dae": (_denoising_options, _denoising_args),
+    "made": (_made_options, _made_args),
+    "vae": (_vae_options, None),
+    "gmm": (_mixture_options, None),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from tfae.runs import TrainConfig
+def _add_train_arguments(parser: argparse.ArgumentParser, spec) -> None:
+    _add_run_arguments(parser, spec)
+    add_options, _ = MODEL_OPTIONS[spec.name]
+    defaults = _constructor_defaults(spec.constructor) | dict(spec.default_args)
+    add_options(parser.add_argument_group(f"{spec.name} model"), defaults)
 
-    defaults = TrainConfig()
-    parser = argparse.ArgumentParser(
-        prog="tfae",
-        description="Autoencoders of the lecture: train, evaluate, sample, export, demo.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+def _train_config(args) -> runs.TrainConfig:
+    spec = runs.MODELS[args.model]
+    model_args = {name.removeprefix(_MODEL_ARG): value for name, value in vars(args).items()
+                  if name.startswith(_MODEL_ARG)}
+    _, complete = MODEL_OPTIONS[args.model]
+    if complete is not None:
+        model_args = complete(args, model_args)
+    if spec.seed_arg is not None:
+        model_args[spec.seed_arg] = args.seed
+    settings = {field.name: getattr(args, field.name)
+                for field in dataclasses.fields(runs.TrainConfig) if hasattr(args, field.name)}
+    return runs.TrainConfig(**{**settings, "model_args": model_args})
+
+
+# ------------------------------------------------------------------------ the parser
+
+
+def _add_train_parser(commands) -> None:
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 description="Train a model and write its run folder.")
-    models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for name, (summary, add_arguments, _) in TRAINABLE.items():
-        model_parser = models.add_parser(name, help=summary, description=f"Train {summary}.")
-        _add_run_arguments(model_parser, defaults)
-        add_arguments(model_parser)
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL",
+                                  parser_class=_LazyParser)
+    for name, spec in runs.MODELS.items():
+        parser = models.add_parser(name, help=spec.summary, description=f"Train {spec.summary}.")
+        parser.populate = functools.partial(_add_train_arguments, spec=spec)
 
+
+def _add_evaluate_parser(commands) -> None:
+    defaults = _signature_defaults(runs.evaluate)
     evaluate = commands.add_parser("evaluate", help="score a trained run on a split",
                                    description="Reload a run folder and score it on a split.")
     evaluate.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
-    evaluate.add_argument("--split", choices=("train", "valid", "test"), default="test",
+    evaluate.add_argument("--split", choices=choices.SPLITS, default=defaults["split"],
                           help="split to score (default: %(default)s)")
     evaluate.add_argument("--data-dir", default=None,
                           help="tensorflow-datasets folder, if it moved since training")
-    evaluate.add_argument("--importance-samples", type=int, default=100, metavar="K",
+    evaluate.add_argument("--importance-samples", type=int, default=None, metavar="K",
                           help="VAE runs: importance samples per example of the NLL estimate "
-                               "iw_nll (default: %(default)s)")
+                               "iw_nll (default: "
+                               f"{runs.MODELS['vae'].score_options['importance_samples']})")
 
+
+def _add_export_parser(commands) -> None:
+    defaults = _signature_defaults(runs.export)
     export = commands.add_parser(
         "export", help="write a run's encoder or decoder as LiteRT or SavedModel",
         description="Export one part of a trained run for deployment (see export/README.md).")
     export.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
-    export.add_argument("--part", choices=("encoder", "decoder", "autoencoder"),
-                        default="decoder", help="what to export (default: %(default)s)")
-    export.add_argument("--format", choices=("tflite", "saved_model"), default="tflite",
+    export.add_argument("--part", choices=tuple(choices.SIGNATURES), default=defaults["part"],
+                        help="what to export (default: %(default)s)")
+    export.add_argument("--format", choices=runs.EXPORT_FORMATS, default=defaults["format"],
                         help="LiteRT flatbuffer or TensorFlow SavedModel (default: %(default)s)")
     export.add_argument("--out", type=Path, default=None,
                         help="file or folder to write (default: RUN_DIR/PART.tflite or "
@@ -240,18 +341,28 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--optimize", action="store_true",
                         help="LiteRT only: 8-bit dynamic-range quantisation of the weights")
 
+
+def _add_sample_parser(commands) -> None:
+    defaults = _signature_defaults(runs.sample)
     sample = commands.add_parser(
         "sample", help="draw samples of a trained generative model",
         description="Draw samples of a run's model and save them beside their nearest "
                     "training examples (PNG, and the samples as .npy).")
     sample.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
-    sample.add_argument("--num", type=int, default=16, help="samples (default: %(default)s)")
-    sample.add_argument("--steps", type=int, default=200,
-                        help="Markov-chain steps, denoising autoencoder (default: %(default)s)")
-    sample.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+    sample.add_argument("--num", type=int, default=defaults["num_samples"],
+                        help="samples (default: %(default)s)")
+    sample.add_argument("--steps", type=int, default=None,
+                        help="denoising autoencoder runs: Markov-chain steps (default: "
+                             f"{runs.MODELS['dae'].sample_options['num_steps']})")
+    sample.add_argument("--seed", type=int, default=defaults["seed"],
+                        help="seed (default: %(default)s)")
     sample.add_argument("--out", type=Path, default=None,
-                        help="PNG to write (default: RUN_DIR/samples.png)")
+                        help="PNG to write (default: RUN_DIR/samples-seed<SEED>.png)")
+    sample.add_argument("--overwrite", action="store_true",
+                        help="replace the PNG and its .npy if they exist")
 
+
+def _add_demo_parser(commands) -> None:
     demo = commands.add_parser(
         "demo", help="train and evaluate a VAE on the embedded digits",
         description="Train a variational autoencoder on the embedded 8x8 digits (offline), "
@@ -262,20 +373,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="parent folder of the demo's run folder (default: %(default)s)")
     demo.add_argument("--epochs", type=int, default=100, help="epochs (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``tfae`` parser; a ``tfae train MODEL`` parser gets its arguments when used."""
+    parser = argparse.ArgumentParser(
+        prog="tfae",
+        description="Autoencoders of the lecture: train, evaluate, sample, export, demo.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_parser in (_add_train_parser, _add_evaluate_parser, _add_export_parser,
+                       _add_sample_parser, _add_demo_parser):
+        add_parser(commands)
     return parser
 
 
-def _train_config(args):
-    from tfae.runs import TrainConfig
-
-    return TrainConfig(
-        model=args.model, dataset=args.dataset, model_args=TRAINABLE[args.model][2](args),
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        binarize=args.binarize, patience=args.patience or None, seed=args.seed,
-        data_dir=args.data_dir, verbose=args.verbose,
-        importance_samples=getattr(args, "importance_samples", TrainConfig.importance_samples),
-        steps_per_execution=args.steps_per_execution,
-    )
+# ------------------------------------------------------------------------ commands
 
 
 def _print_json(payload: dict) -> None:
@@ -283,8 +395,6 @@ def _print_json(payload: dict) -> None:
 
 
 def run_train(args) -> int:
-    from tfae import runs
-
     out = runs.train(_train_config(args), args.out, overwrite=args.overwrite)
     _print_json(json.loads((out / "metrics.json").read_text()))
     print(f"run folder: {out}")
@@ -292,48 +402,27 @@ def run_train(args) -> int:
 
 
 def run_evaluate(args) -> int:
-    from tfae import runs
-
     _print_json(runs.evaluate(args.run_dir, split=args.split, data_dir=args.data_dir,
                               importance_samples=args.importance_samples))
     return 0
 
 
 def run_sample(args) -> int:
-    from tfae import runs
-
     out = runs.sample(args.run_dir, num_samples=args.num, num_steps=args.steps, seed=args.seed,
-                      out=args.out)
+                      out=args.out, overwrite=args.overwrite)
     print(f"samples beside their nearest training examples: {out} (arrays: "
           f"{out.with_suffix('.npy')})")
     return 0
 
 
 def run_export(args) -> int:
-    import keras
-
-    from tfae import export
-
-    model_path = args.run_dir / "model.keras"
-    if not model_path.is_file():
-        raise ValueError(f"{args.run_dir} holds no model.keras; pass the --out folder of "
-                         "`tfae train`.")
-    model = keras.models.load_model(model_path)
-    if args.format == "tflite":
-        out = export.tflite(model, args.out or args.run_dir / f"{args.part}.tflite",
-                            part=args.part, optimize=args.optimize)
-    else:
-        if args.optimize:
-            raise ValueError("--optimize applies to --format tflite only.")
-        out = export.saved_model(model, args.out or args.run_dir / f"{args.part}_savedmodel",
-                                 part=args.part)
-    print(f"{args.part} ({export.signature_name(args.part)}) written to {out}")
+    out = runs.export(args.run_dir, part=args.part, format=args.format, out=args.out,
+                      optimize=args.optimize)
+    print(f"{args.part} ({choices.SIGNATURES[args.part]}) written to {out}")
     return 0
 
 
 def run_demo(args) -> int:
-    from tfae import runs
-
     config = runs.TrainConfig(model="vae", dataset="digits",
                               model_args={"latent_dim": 8, "seed": args.seed},
                               epochs=args.epochs, seed=args.seed, binarize="threshold",

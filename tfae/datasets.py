@@ -30,10 +30,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from tfae._checks import as_float_array, check_finite, check_not_empty, check_positive_int
+from tfae._checks import (
+    as_float_array,
+    check_bool,
+    check_finite,
+    check_not_empty,
+    check_positive_int,
+)
+from tfae.choices import SPLITS
 
 KNOWN_DATASETS = ("digits", "mnist", "fashion_mnist", "binarized_mnist")
-SPLITS = ("train", "valid", "test")
 
 _BINARIZE_OPTIONS = (None, "threshold", "stochastic")
 
@@ -143,7 +149,7 @@ def load(
         ("with_labels", with_labels),
         ("download", download),
     ):
-        _check_bool(flag, flag_name)
+        check_bool(flag, flag_name)
 
     source, npz_path = _resolve_source(name)
     if with_labels:
@@ -222,8 +228,7 @@ class DynamicBinarization(keras.utils.PyDataset):
             "[0, 1]; rescale it (e.g. x / 255)",
         )
         self.batch_size = check_positive_int(batch_size, "batch_size")
-        _check_bool(shuffle, "shuffle")
-        self.shuffle = bool(shuffle)
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.seed = check_positive_int(seed, "seed", minimum=0)
         self.epoch = 0
         # (epoch, order) of the last epoch asked for, so the permutation is
@@ -292,11 +297,6 @@ def _checked_threshold(threshold) -> float:
             "pass e.g. threshold=0.5."
         )
     return float(threshold)
-
-
-def _check_bool(value, name: str) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}.")
 
 
 def _checked_data_dir(data_dir) -> str | None:

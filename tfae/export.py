@@ -19,17 +19,14 @@ that fails leaves nothing half-written.
 
 from __future__ import annotations
 
-import os
-import shutil
 import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-#: The part of a model that can be exported -> the name of its one signature.
-SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct"}
-
+from tfae._io import atomic_file, atomic_folder
+from tfae.choices import SIGNATURES
 
 
 def _check_model_and_part(model, part: str) -> None:
@@ -74,12 +71,6 @@ def _write_saved_model(model, part: str, directory: Path) -> None:
     archive.write_out(str(directory), verbose=False)
 
 
-def _replace(staged: Path, path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    os.replace(staged, path)
-
-
 def saved_model(model, path, part: str = "decoder") -> Path:
     """Writes one part of ``model`` as a TensorFlow SavedModel folder.
 
@@ -94,18 +85,15 @@ def saved_model(model, path, part: str = "decoder") -> Path:
         ``.signatures[signature_name(part)]``.
 
     Example:
-    >>> tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
+
+    ```python
+    tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
+    ```
     """
     _check_model_and_part(model, part)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
-    try:
+    with atomic_folder(path, overwrite=True) as staging:
         _write_saved_model(model, part, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _replace(staging, path)
     return path
 
 
@@ -132,15 +120,12 @@ def tflite(model, path, part: str = "decoder", optimize: bool = False) -> Path:
     path = Path(path)
     if path.suffix != ".tflite":
         raise ValueError(f"LiteRT files end in .tflite, got {path.name!r}; rename the output.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.name}.partial-") as scratch:
+    with tempfile.TemporaryDirectory() as scratch, atomic_file(path) as staged:
         saved = Path(scratch) / "saved_model"
         _write_saved_model(model, part, saved)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             str(saved), signature_keys=[signature_name(part)])
         if optimize:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        staged = Path(scratch) / path.name
         staged.write_bytes(converter.convert())
-        os.replace(staged, path)
     return path

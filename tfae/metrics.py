@@ -41,7 +41,8 @@ def pixel_mean_nll(x_train, x_test, likelihood="bernoulli") -> np.ndarray:
             likelihood cannot score.
 
     Example:
-    >>> x = tfae.datasets.load("digits", binarize="threshold")
+    >>> from tfae import datasets
+    >>> x = datasets.load("digits", binarize="threshold")
     >>> float(pixel_mean_nll(x, x).mean()) > 0
     True
     """
@@ -184,8 +185,11 @@ def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,
             nor valid_data given.
 
     Example:
+    >>> rng = np.random.default_rng(0)
+    >>> samples, x_valid, x_test = (rng.uniform(size=(n, 4)) for n in (200, 50, 50))
     >>> result = parzen_log_likelihood(samples, x_test, valid_data=x_valid)
-    >>> result.mean, result.sigma
+    >>> result.sigma == max(result.sigma_scores, key=result.sigma_scores.get)
+    True
     """
     samples_array = _flat_checked(samples, "samples")
     test = _flat_checked(test_data, "test_data")

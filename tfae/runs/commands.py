@@ -1,0 +1,215 @@
+"""What the command line does with runs: train, evaluate, sample, export, score.
+
+Each works through the run's ``ModelSpec`` and treats every kind of model alike.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tfae
+from tfae import _checks
+from tfae._io import atomic_file, atomic_folder, write_json
+from tfae.runs import figures, keras_models
+from tfae.runs.config import TrainConfig, read_config
+from tfae.runs.data import load_split, load_splits
+from tfae.runs.seeding import seeded
+from tfae.runs.specs import MODELS, get_spec, spec_of
+
+#: How the messages of the run functions name their ``overwrite`` argument.
+_OVERWRITE = "overwrite=True (--overwrite)"
+
+#: What ``export`` writes: a LiteRT flatbuffer or a TensorFlow SavedModel folder.
+EXPORT_FORMATS = ("tflite", "saved_model")
+
+
+def _versions() -> dict:
+    return {name: importlib.metadata.version(name)
+            for name in ("tfae", "tensorflow", "keras", "numpy")}
+
+
+def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
+    """Trains ``config.model`` and writes its run folder to ``out``; returns ``out``.
+
+    The folder is written whole or not at all. The run is seeded by ``config.seed``
+    (and made op-deterministic by ``config.deterministic``) through ``seeded``, which
+    leaves the process's random state and op determinism as they were.
+
+    Raises:
+        ValueError: bad configuration or data, or ``out`` holds another run.
+        FloatingPointError: training produced a non-finite loss.
+    """
+    spec = get_spec(config.model)
+    out = Path(out)
+    with atomic_folder(out, overwrite, _OVERWRITE) as staging, \
+            seeded(config.seed, config.deterministic):
+        splits = load_splits(config)
+        model = spec.build(config, splits["train"].shape[1:])
+        started = time.perf_counter()
+        history = spec.fit(model, config, splits)
+        seconds = time.perf_counter() - started
+        options = spec.settings("score", spec.run_score_options(config))
+        results = {
+            "model": config.model,
+            "dataset": config.dataset,
+            **spec.summary_scores(model, history),
+            "train_seconds": round(seconds, 3),
+            **{split: spec.score(model, splits[split], splits["train"], seed=config.seed,
+                                 **options) for split in ("valid", "test")},
+        }
+        spec.save(model, staging)
+        write_json(staging / "run.json", config.record() | {
+            "event_shape": list(splits["train"].shape[1:]), "versions": _versions()})
+        if history is not None:
+            write_json(staging / "history.json", history)
+        write_json(staging / "metrics.json", results)
+        spec.figures(model, splits, staging, config.seed)
+    return out
+
+
+def evaluate(run_dir, split: str = "test", data_dir=None, importance_samples=None) -> dict:
+    """Reloads a run's model and scores it on one split of its dataset.
+
+    Args:
+        run_dir: str or Path, a folder written by ``train``.
+        split: str, ``"train"``, ``"valid"`` or ``"test"``. Defaults to ``"test"``.
+        data_dir: str or None, overrides the tensorflow-datasets folder of the run.
+        importance_samples: int or None, VAE runs only: importance samples per
+            example of the NLL estimate ``iw_nll``. Defaults to 100.
+
+    Returns:
+        dict with the run, the split and the model's scores (see ``score``; a
+        mixture's ``log_likelihood``).
+
+    Raises:
+        ValueError: not a run folder, a bad split, or an option that does not apply
+            to the run's model.
+    """
+    if split not in tfae.datasets.SPLITS:
+        raise ValueError(f"split must be one of {tfae.datasets.SPLITS}, got {split!r}.")
+    config = read_config(run_dir)
+    spec = get_spec(config.model)
+    options = spec.settings("score", {"importance_samples": importance_samples})
+    if data_dir is not None:
+        config.data_dir = data_dir
+    model = spec.load(run_dir)
+    return {"run": str(run_dir), "split": split,
+            **spec.score(model, load_split(config, split), load_split(config, "train"),
+                         seed=config.seed, **options)}
+
+
+def sample(run_dir, num_samples: int = 16, num_steps=None, seed: int = 0, out=None,
+           overwrite: bool = False) -> Path:
+    """Draws samples of a run's generative model and saves them beside their nearest
+    training examples (the lecture's figure), as ``out`` (PNG) and ``out`` with a
+    ``.npy`` suffix; returns ``out``.
+
+    Args:
+        run_dir: str or Path, a folder written by ``train``.
+        num_samples: int, the number of samples. Defaults to 16.
+        num_steps: int or None, denoising autoencoder runs only: Markov-chain steps.
+            Defaults to 200.
+        seed: int, the same seed gives the same samples. Defaults to 0.
+        out: str or Path or None, the PNG to write. Defaults to
+            ``run_dir/samples-seed<seed>.png`` (the run's own ``samples.png`` stays).
+        overwrite: bool, replace existing files. Defaults to False.
+
+    Raises:
+        ValueError: the run's model is not generative (the vanilla autoencoder), an
+            option does not apply to it, or ``out`` (or its ``.npy``) exists and
+            ``overwrite`` is False.
+    """
+    run_dir = Path(run_dir)
+    num_samples = _checks.check_positive_int(num_samples, "num_samples")
+    seed = _checks.check_positive_int(seed, "seed", minimum=0)
+    overwrite = _checks.check_bool(overwrite, "overwrite")
+    config = read_config(run_dir)
+    spec = get_spec(config.model)
+    options = spec.settings("sample", {"num_steps": num_steps})
+    out = Path(out) if out is not None else run_dir / f"samples-seed{seed}.png"
+    if out.suffix != ".png":
+        raise ValueError(f"the samples' figure is a PNG file; pass an --out ending in .png, "
+                         f"got {out.name!r}.")
+    with atomic_file(out, overwrite, _OVERWRITE) as figure, \
+            atomic_file(out.with_suffix(".npy"), overwrite, _OVERWRITE) as array:
+        samples = spec.sample(spec.load(run_dir), num_samples, seed, **options)
+        figures.write_samples(samples, load_split(config, "train"), figure,
+                              max_images=num_samples)
+        np.save(array, samples)
+    return out
+
+
+def export(run_dir, part: str = "decoder", format: str = "tflite", out=None,
+           optimize: bool = False) -> Path:
+    """Writes one part of a run's model for deployment (see ``tfae.export``).
+
+    Args:
+        run_dir: str or Path, a folder written by ``train`` (or any folder holding a
+            tfae model saved as ``model.keras``).
+        part: str, one of the model's exportable parts (``"encoder"``, ``"decoder"``,
+            ``"autoencoder"`` for ae, dae and vae runs). Defaults to ``"decoder"``.
+        format: str, ``"tflite"`` or ``"saved_model"``. Defaults to ``"tflite"``.
+        out: str or Path or None, the file or folder to write. Defaults to
+            ``run_dir/PART.tflite`` or ``run_dir/PART_savedmodel``.
+        optimize: bool, LiteRT only: 8-bit dynamic-range quantisation of the
+            weights. Defaults to False.
+
+    Raises:
+        ValueError: the run's model has no such part, or a bad format or option.
+    """
+    if format not in EXPORT_FORMATS:
+        raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}.")
+    if optimize and format != "tflite":
+        raise ValueError("optimize (--optimize) applies to format 'tflite' only.")
+    run_dir = Path(run_dir)
+    model = keras_models.load_model(run_dir)
+    spec = spec_of(model)
+    if part not in spec.parts:
+        exportable = [name for name, other in MODELS.items() if other.parts]
+        raise ValueError(
+            f"a {spec.name} model has no part {part!r} to export: "
+            + (f"choose one of {spec.parts}." if spec.parts else
+               f"export writes encoders and decoders, of {', '.join(exportable)} runs.")
+        )
+    if format == "tflite":
+        return tfae.export.tflite(model, out or run_dir / f"{part}.tflite", part=part,
+                                  optimize=optimize)
+    return tfae.export.saved_model(model, out or run_dir / f"{part}_savedmodel", part=part)
+
+
+def score(model, x, x_train, batch_size=None, importance_samples=None, seed: int = 0) -> dict:
+    """Returns a model's scores on ``x``, in nats per example, as its run writes them
+    to ``metrics.json``.
+
+    For the Keras models, the mean loss terms (``loss`` is what the model
+    minimises: -log p(x | g(f(x))) for the autoencoder, the denoising loss plus
+    walkback terms for the denoising autoencoder, the exact NLL for MADE, a
+    one-sample estimate of -ELBO with beta for the VAE) beside the per-pixel-mean
+    model's negative log-likelihood ``pixel_mean_nll``, its per-pixel means fitted
+    on ``x_train`` (grey levels under dynamic binarization: their mean is the
+    expected binarized mean). For a VAE also ``elbo`` (one draw of z per example)
+    and ``iw_nll``, -log p(x) estimated with ``importance_samples`` importance
+    samples per example: a tighter bound, so that elbo <= -iw_nll up to Monte Carlo
+    noise.
+
+    Args:
+        model: a model of a kind that runs train (see ``tfae.runs.MODELS``).
+        x: array of the examples to score.
+        x_train: array of training examples, for the baseline.
+        batch_size: int or None, Keras models: examples per evaluation batch.
+            Defaults to 256.
+        importance_samples: int or None, VAE only: importance samples per example.
+            Defaults to 100.
+        seed: int, seeds the estimates that draw. Defaults to 0.
+
+    Raises:
+        ValueError: an option that does not apply to the model.
+    """
+    spec = spec_of(model)
+    options = spec.settings("score", {"batch_size": batch_size,
+                                      "importance_samples": importance_samples})
+    return spec.score(model, x, x_train, seed=seed, **options)

@@ -1,0 +1,122 @@
+"""The Gaussian mixture of a run (``gmm``): fitted by EM on the principal components
+of the training images, with its spec."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+
+import tfae
+from tfae.choices import BINARIZATIONS
+from tfae.runs.pca import PrincipalComponents
+from tfae.runs.spec import ModelSpec
+
+
+@dataclasses.dataclass
+class ComponentMixture:
+    """A ``tfae.GaussianMixture`` on the top ``pca_dim`` principal components of the
+    data: images go in and come out, the mixture sees their coordinates.
+
+    Attributes:
+        pca_dim: int, the number of principal components.
+        mixture: the ``tfae.GaussianMixture`` to fit on them.
+        pca: the ``PrincipalComponents``, once fitted.
+    """
+
+    pca_dim: int
+    mixture: object
+    pca: PrincipalComponents | None = None
+
+    def fit(self, x) -> ComponentMixture:
+        """Fits the principal components of ``x`` (N, D), then the mixture by EM."""
+        x = np.asarray(x, np.float64)
+        self.pca = PrincipalComponents.fit(x, self.pca_dim)
+        self.mixture.fit(self.pca.project(x))
+        return self
+
+    def score(self, x) -> float:
+        """The mean log-likelihood of ``x`` in the space of the components."""
+        return float(self.mixture.score(self.pca.project(np.asarray(x, np.float64))))
+
+    def sample(self, num_samples: int, seed: int) -> np.ndarray:
+        """Images (N, D) of draws of the mixture."""
+        return self.pca.reconstruct(self.mixture.sample(num_samples, seed=seed)[0])
+
+    def means(self) -> np.ndarray:
+        """Images (K, D) of the component means."""
+        return self.pca.reconstruct(self.mixture.means_)
+
+    def save(self, folder) -> None:
+        """Writes ``model.npz`` (the mixture) and ``pca.npz`` into ``folder``."""
+        self.mixture.save(Path(folder) / "model.npz")
+        self.pca.save(Path(folder) / "pca.npz")
+
+    @classmethod
+    def load(cls, folder) -> ComponentMixture:
+        """Reads what ``save`` wrote into ``folder``."""
+        folder = Path(folder)
+        if not (folder / "model.npz").is_file():
+            raise ValueError(f"{folder} holds no model.npz; pass the --out folder of "
+                             "`tfae train gmm`.")
+        pca = PrincipalComponents.load(folder / "pca.npz")
+        return cls(len(pca.components), tfae.GaussianMixture.load(folder / "model.npz"), pca)
+
+
+class MixtureSpec(ModelSpec):
+    """``model_args``: ``pca_dim``, and ``tfae.GaussianMixture``'s arguments."""
+
+    name = "gmm"
+    summary = "a Gaussian mixture fitted by EM on principal components"
+    fields = ("jit_compile",)
+    flatten = True
+    # Fitted once: a binarization redrawn every epoch has nothing to redraw for.
+    binarizations = tuple(b for b in BINARIZATIONS if b != "dynamic")
+    default_args = MappingProxyType({"n_components": 10, "pca_dim": 50})
+    seed_arg = "random_state"
+
+    @property
+    def model_class(self) -> type:
+        return ComponentMixture
+
+    @property
+    def constructor(self) -> type:
+        return tfae.GaussianMixture
+
+    def check_model_args(self, model_args: dict) -> None:
+        if "jit_compile" in model_args:
+            raise ValueError("a gmm run compiles its EM steps with XLA when jit_compile=True "
+                             "(--jit-compile); leave jit_compile out of model_args.")
+
+    def build(self, config, event_shape: tuple) -> ComponentMixture:
+        args = dict(config.model_args)
+        pca_dim = args.pop("pca_dim", self.default_args["pca_dim"])
+        return ComponentMixture(
+            pca_dim, tfae.GaussianMixture(**args, jit_compile=config.jit_compile))
+
+    def fit(self, model, config, splits: dict) -> None:
+        model.fit(splits["train"])
+
+    def summary_scores(self, model, history) -> dict:
+        return {"em_iterations": int(model.mixture.n_iter_),
+                "converged": bool(model.mixture.converged_),
+                "note": f"log-likelihoods are per example in the {model.pca_dim}-dimensional "
+                        "PCA space, not comparable with pixel-space NLLs"}
+
+    def score(self, model, x, x_train, seed: int = 0) -> dict:
+        return {"log_likelihood": model.score(x), "examples": int(len(x))}
+
+    def save(self, model, folder) -> None:
+        model.save(folder)
+
+    def load(self, folder) -> ComponentMixture:
+        return ComponentMixture.load(folder)
+
+    def sample(self, model, num_samples: int, seed: int) -> np.ndarray:
+        return model.sample(num_samples, seed)
+
+    def figures(self, model, splits: dict, folder, seed: int) -> None:
+        tfae.plotting.image_rows({"samples": model.sample(10, seed), "means": model.means()},
+                                 Path(folder) / "samples.png")
