@@ -183,8 +183,9 @@ def test_a_dataset_of_the_wrong_shape_is_refused(small_model):
      "divisible by 4"),
     (dict(input_shape=(8, 8, 1), latent_dim=8, architecture="mlp"), "dense"),
     (dict(input_shape=(8, 8, 1), latent_dim=8, likelihood="laplace"), "bernoulli"),
-    (dict(input_shape=(8, 8, 1), latent_dim=8, hidden_units=(0,)), "positive integers"),
+    (dict(input_shape=(8, 8, 1), latent_dim=8, hidden_units=(0,)), "hidden_units must be >= 1"),
     (dict(input_shape=(), latent_dim=8), "input_shape"),
+    (dict(input_shape=None, latent_dim=8), "input_shape"),
 ])
 def test_bad_configuration_raises_a_clear_value_error(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -55,6 +55,16 @@ def test_layers_corrupt_in_training_only_and_serialize(binary):
     assert model(binary).shape == binary.shape
 
 
+def test_a_layer_draws_from_its_own_seed(binary):
+    first, again, other = (corruption.MaskingNoise(0.5, seed=seed)(binary, training=True).numpy()
+                           for seed in (3, 3, 4))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        corruption.MaskingNoise(0.5, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        corruption.MaskingNoise(0.5, seed="3")
+
+
 @pytest.mark.parametrize("make", [lambda: corruption.SaltAndPepper(1.5),
                                   lambda: corruption.MaskingNoise(-0.1),
                                   lambda: corruption.GaussianNoise(-1.0),

@@ -74,6 +74,46 @@ def test_walkback_training_reports_each_term(binary_digits):
     assert logs["loss"][0] == pytest.approx(logs["denoising"][0] + logs["walkback"][0], rel=1e-5)
 
 
+def _model(seed=0, corruption_seed=None, walkback_steps=0):
+    keras.utils.set_random_seed(0)  # the same initial weights
+    return tfae.DenoisingAutoencoder(
+        (8, 8, 1), 8, hidden_units=(8,), seed=seed, walkback_steps=walkback_steps,
+        corruption=corruption.SaltAndPepper(0.3, seed=corruption_seed))
+
+
+def test_the_corruption_layers_own_seed_seeds_the_corruption_draws(binary_digits):
+    x = tf.constant(binary_digits[0][:64])
+
+    def training_losses(**seeds):  # the first two training steps draw these corruptions
+        model = _model(**seeds)
+        return np.stack([model.loss_terms(x, training=True)["loss"] for _ in range(2)])
+
+    reference = training_losses(seed=0, corruption_seed=1)
+    assert not np.array_equal(training_losses(seed=0, corruption_seed=2), reference)
+    # Without walkback every draw is a corruption draw, all from the layer's seed.
+    np.testing.assert_array_equal(training_losses(seed=5, corruption_seed=1), reference)
+    # A layer without a seed leaves its draws to the model's seed.
+    assert not np.array_equal(training_losses(seed=5), training_losses(seed=0))
+
+
+def test_validation_does_not_change_the_training_draws(binary_digits):
+    x, x_val = binary_digits[0][:128], binary_digits[1][:64]
+    weights = []
+    for validation_data in (None, x_val):
+        model = _model(walkback_steps=2)
+        model.compile(optimizer="adam")
+        history = model.fit(x, validation_data=validation_data, epochs=2, batch_size=64,
+                            verbose=0).history
+        weights.append(model.get_weights())
+    for without, with_validation in zip(*weights, strict=True):
+        np.testing.assert_array_equal(without, with_validation)
+    # Each evaluation (of the same batches) draws the same noise.
+    evaluations = [model.evaluate(x_val, batch_size=64, verbose=0, return_dict=True)
+                   for _ in range(2)]
+    assert evaluations[0] == evaluations[1]
+    assert evaluations[0]["loss"] == history["val_loss"][-1]
+
+
 def test_chains_are_reproducible_and_shaped_as_documented(trained_dae, binary_digits):
     chain = trained_dae.sample_chain(num_chains=5, num_steps=7, seed=11)
     assert chain.shape == (7, 5, 8, 8, 1)
@@ -88,6 +128,8 @@ def test_chains_are_reproducible_and_shaped_as_documented(trained_dae, binary_di
                                      return_means=True)
     assert means.shape == (4, 3, 8, 8, 1)
     assert 0 < means.numpy().min() and means.numpy().max() < 1
+    with pytest.raises(TypeError, match="return_all must be True or False"):
+        trained_dae.sample_chain(num_chains=2, num_steps=2, return_all="no")
 
 
 def test_chain_samples_look_like_digits_more_than_noise(trained_dae, binary_digits):
@@ -126,6 +168,7 @@ def test_bad_input_raises_a_clear_value_error(trained_dae, call, message):
     (dict(corruption=("salt_and_pepper", 1.5)), r"\[0, 1\]"),
     (dict(walkback_steps=-1), "walkback_steps"),
     (dict(walkback_probability=2.0), "walkback_probability"),
+    (dict(seed=-1), "seed must be >= 0"),
 ])
 def test_bad_configuration_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -1,4 +1,5 @@
-"""Naive Monte Carlo estimates of p(x): within their standard error, degrading as dim z grows."""
+"""Monte Carlo estimates of p(x): naive ones within their standard error, degrading as dim z
+grows; importance-weighted ones and the ELBO against the closed form of a linear Gaussian."""
 
 import math
 
@@ -7,6 +8,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfae import estimators, priors
 from tfae.estimators import (
     MonteCarloEstimate,
     estimate_from_log_weights,
@@ -158,3 +160,104 @@ def test_bad_arguments_are_refused():
         naive_monte_carlo_log_prob(lambda z: z * np.nan, prior, 10)
     with pytest.raises(ValueError, match="at least 2 samples"):
         estimate_from_log_weights([0.0])
+
+
+# ------------------------------------------------------------------ importance weighting
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    """z ~ N(0, I_2), x | z ~ N(W z + b, s^2 I_3), and q(z | x) with the exact posterior
+    means, but no correlation and 1.5 times its standard deviations: the ELBO is below
+    log p(x)."""
+    rng = np.random.default_rng(1)
+    w, b, s = rng.normal(size=(3, 2)), rng.normal(size=3), 0.5
+    covariance = np.linalg.inv(np.eye(2) + w.T @ w / s**2)  # of p(z | x)
+    gain = (covariance @ w.T / s**2).astype("float32")
+    scale = 1.5 * np.sqrt(np.diag(covariance)).astype("float32")
+    b32, w32 = b.astype("float32"), w.astype("float32")
+
+    def posterior(x):
+        loc = tf.matmul(x - b32, gain, transpose_b=True)
+        return loc, tf.broadcast_to(scale, tf.shape(loc))
+
+    def log_likelihood(x, z):
+        return tfd.Independent(tfd.Normal(tf.einsum("dm,sbm->sbd", w32, z) + b32, s), 1
+                               ).log_prob(x)
+
+    prior = tfd.MultivariateNormalDiag(loc=tf.zeros(2))
+    marginal = tfd.MultivariateNormalTriL(b, np.linalg.cholesky(w @ w.T + s**2 * np.eye(3)))
+    x = marginal.sample(10, seed=0).numpy().astype("float32")
+    model = estimators.LatentVariableModel(posterior, log_likelihood, prior)
+    return model, x, marginal.log_prob(x).numpy()
+
+
+def test_importance_weighting_tightens_the_elbo_towards_the_exact_log_prob(linear_model):
+    model, x, exact = linear_model
+    elbo = estimators.elbo(model, x, num_samples=4000, seed=0)
+    iw = {k: np.mean([estimators.importance_weighted_log_prob(model, x, k, seed=seed)
+                      for seed in range(5)], axis=0) for k in (10, 1000)}
+    assert np.all(elbo < exact - 0.1)  # a proper bound with this q
+    assert elbo.mean() < iw[10].mean() - 0.1 and iw[10].mean() < iw[1000].mean()
+    np.testing.assert_allclose(iw[1000], exact, atol=0.02)
+    analytic = estimators.elbo(model, x, num_samples=4000, seed=0,
+                               kl=lambda loc, scale: priors.analytic_kl(loc, scale, model.prior))
+    np.testing.assert_allclose(analytic, elbo, atol=0.02)
+    # One draw: both are log w at the same z.
+    np.testing.assert_allclose(estimators.importance_weighted_log_prob(model, x, 1, seed=3),
+                               estimators.elbo(model, x, 1, seed=3), rtol=1e-6)
+
+
+def test_chunks_and_batches_change_nothing_but_the_draws(linear_model):
+    """The chunked loop over the draws of the documented seeds equals a direct computation
+    of the same draws at once."""
+    model, x, _ = linear_model
+    num_samples, batch_size, chunk_size, seed = 10, 4, 3, 7
+    chunked = estimators.importance_weighted_log_prob(model, x, num_samples, seed, batch_size,
+                                                      chunk_size)
+    elbo = estimators.elbo(model, x, num_samples, seed, batch_size, chunk_size)
+    log_w = []
+    for index, start in enumerate(range(0, len(x), batch_size)):
+        batch = x[start:start + batch_size]
+        batch_seed = tf.random.experimental.stateless_fold_in(tf.constant([seed, 0], tf.int64),
+                                                              index)
+        eps = tf.concat([tf.random.stateless_normal(
+            [chunk_size, len(batch), 2], tf.random.experimental.stateless_fold_in(batch_seed, c))
+            for c in range(4)], axis=0)[:num_samples]
+        loc, scale = model.posterior(batch)
+        z = loc + scale * eps
+        q = tfd.MultivariateNormalDiag(loc, scale)
+        log_w.append(model.log_likelihood(batch, z) + model.prior.log_prob(z) - q.log_prob(z))
+    log_w = tf.concat(log_w, axis=1).numpy().astype(np.float64)
+    np.testing.assert_allclose(
+        chunked, np.logaddexp.reduce(log_w, axis=0) - np.log(num_samples), rtol=1e-5)
+    np.testing.assert_allclose(elbo, log_w.mean(axis=0), rtol=1e-5)
+    # Another chunk size draws other z: the same estimate only on average.
+    whole = estimators.importance_weighted_log_prob(model, x, num_samples, seed, batch_size)
+    assert not np.array_equal(whole, chunked)
+
+
+def test_the_monte_carlo_kl_estimates_the_closed_form(linear_model):
+    model, x, _ = linear_model
+    loc, scale = model.posterior(x)
+    estimate = estimators.monte_carlo_kl(loc, scale, model.prior, num_samples=20000, seed=0)
+    np.testing.assert_allclose(estimate, priors.analytic_kl(loc, scale, model.prior), atol=0.02)
+    np.testing.assert_allclose(priors.standard_normal_kl(loc, scale),
+                               priors.analytic_kl(loc, scale, model.prior), rtol=1e-5)
+
+
+def test_bad_importance_sampling_arguments_are_refused(linear_model):
+    model, x, _ = linear_model
+    with pytest.raises(ValueError, match="num_samples must be >= 1"):
+        estimators.importance_weighted_log_prob(model, x, num_samples=0)
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        estimators.elbo(model, x, chunk_size=0)
+    with pytest.raises(ValueError, match="empty"):
+        estimators.elbo(model, x[:0])
+    with pytest.raises(TypeError, match="kl must be a callable"):
+        estimators.elbo(model, x, kl="analytic")
+    with pytest.raises(TypeError, match="posterior must be callable"):
+        estimators.LatentVariableModel(None, model.log_likelihood, model.prior)
+    with pytest.raises(TypeError, match="prior must be a TFP distribution"):
+        estimators.LatentVariableModel(model.posterior, model.log_likelihood, "normal")
+

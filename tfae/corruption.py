@@ -10,6 +10,11 @@ integers, so the same seed always gives the same corruption, inside or outside a
   with probability ``rate`` by a fair coin flip (so set to 0 or 1 at random).
 - ``masking_noise`` / ``MaskingNoise(rate)``: each value is set to 0 with
   probability ``rate``.
+
+A layer's ``seed`` seeds its own stream of draws: those of ``call`` in training, and
+inside a ``tfae.DenoisingAutoencoder`` every corruption draw of ``fit`` and
+``evaluate`` (the model's ``seed`` then seeds only its other draws). A layer without
+a seed leaves the corruption draws of a denoising autoencoder to the model's seed.
 """
 
 from __future__ import annotations
@@ -19,20 +24,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import _checks
+from tfae.choices import CORRUPTIONS
 
 
 def check_rate(rate, name: str = "rate") -> float:
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate <= 1.0:
         raise ValueError(f"{name} must be a probability in [0, 1], got {rate!r}.")
     return float(rate)
-
-
-def _check_stddev(stddev) -> float:
-    if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or not (
-        np.isfinite(stddev) and stddev >= 0
-    ):
-        raise ValueError(f"stddev must be a finite number >= 0, got {stddev!r}.")
-    return float(stddev)
 
 
 def as_seed(seed) -> tf.Tensor:
@@ -60,7 +58,7 @@ def _check_binary_if_eager(x) -> None:
 
 def gaussian_noise(x, stddev: float, seed) -> tf.Tensor:
     """Returns x~ = x + stddev * eps, eps ~ N(0, I)."""
-    stddev = _check_stddev(stddev)
+    stddev = _checks.check_number(stddev, "stddev")
     x = tf.convert_to_tensor(x, tf.float32) if isinstance(x, np.ndarray) else x
     noise = tf.random.stateless_normal(tf.shape(x), as_seed(seed), dtype=x.dtype)
     return x + stddev * noise
@@ -88,15 +86,18 @@ def masking_noise(x, rate: float, seed) -> tf.Tensor:
 class Corruption(keras.layers.Layer):
     """Base class of corruption layers: ``corrupt(x, seed)`` always corrupts;
     ``call(x, training)`` corrupts in training only (identity at inference), drawing
-    its seeds from a ``keras.random.SeedGenerator``.
+    its seeds from the layer's own stream (``next_seed``).
 
     Args:
-        seed: int or None, seeds the layer's generator. Defaults to None.
+        seed: int >= 0 or None, seeds the layer's stream (see the module docstring).
+            Defaults to None.
         **kwargs: passed to ``keras.layers.Layer``.
     """
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
+        if seed is not None:
+            seed = _checks.check_positive_int(seed, "seed", minimum=0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
@@ -109,11 +110,14 @@ class Corruption(keras.layers.Layer):
         """Raises ValueError if this process cannot corrupt ``x``."""
         _checks.check_finite(np.asarray(x, np.float32), name)
 
+    def next_seed(self) -> tf.Tensor:
+        """Returns the next stateless seed of the layer's stream (int32, shape [2])."""
+        return tf.cast(self.seed_generator.next(), tf.int32)
+
     def call(self, inputs, training=None):
         if not training:
             return inputs
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        return self.corrupt(inputs, seed)
+        return self.corrupt(inputs, self.next_seed())
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -137,7 +141,7 @@ class GaussianNoise(Corruption):
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.stddev = _check_stddev(stddev)
+        self.stddev = _checks.check_number(stddev, "stddev")
 
     def corrupt(self, x, seed):
         return gaussian_noise(x, self.stddev, seed)
@@ -199,7 +203,7 @@ class MaskingNoise(Corruption):
         return {**super().get_config(), "rate": self.rate}
 
 
-_BY_NAME = {"gaussian": GaussianNoise, "salt_and_pepper": SaltAndPepper, "masking": MaskingNoise}
+_BY_NAME = dict(zip(CORRUPTIONS, (SaltAndPepper, MaskingNoise, GaussianNoise), strict=True))
 
 
 def get(identifier) -> Corruption:
@@ -214,7 +218,7 @@ def get(identifier) -> Corruption:
     if isinstance(identifier, (tuple, list)) and len(identifier) == 2:
         name, level = identifier
         if name not in _BY_NAME:
-            raise ValueError(f"Unknown corruption {name!r}; choose one of {sorted(_BY_NAME)}.")
+            raise ValueError(f"Unknown corruption {name!r}; choose one of {CORRUPTIONS}.")
         return _BY_NAME[name](level)
     raise TypeError(
         "corruption must be a tfae.corruption layer (e.g. SaltAndPepper(0.2)), a config dict, "

@@ -76,7 +76,7 @@ class Autoencoder(UnsupervisedModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.event_shape = self._check_event_shape(input_shape)
+        self.event_shape = builders.check_event_shape(input_shape)
         self.latent_dim = _checks.check_positive_int(latent_dim, "latent_dim")
         self._check_bottleneck()
         builders.check_architecture(architecture, self.event_shape)
@@ -94,18 +94,6 @@ class Autoencoder(UnsupervisedModel):
             self.likelihood.params_per_value, architecture, activation,
         )
         self.built = True
-
-    @staticmethod
-    def _check_event_shape(input_shape) -> tuple:
-        if isinstance(input_shape, int):
-            input_shape = (input_shape,)
-        shape = tuple(input_shape)
-        if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-            raise ValueError(
-                f"input_shape must be the shape of one example, e.g. (784,) or (28, 28, 1), "
-                f"got {input_shape!r}."
-            )
-        return shape
 
     def _check_bottleneck(self) -> None:
         size = math.prod(self.event_shape)

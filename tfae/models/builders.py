@@ -16,12 +16,32 @@ import functools
 import math
 
 import keras
+import numpy as np
 
-ARCHITECTURES = ("dense", "conv")
+from tfae import _checks
+from tfae.choices import ARCHITECTURES
+
 DEFAULT_HIDDEN_UNITS = {"dense": (256, 128), "conv": (32, 64)}
 _STRIDED_CONV = functools.partial(keras.layers.Conv2D, kernel_size=3, strides=2, padding="same")
 _STRIDED_DECONV = functools.partial(keras.layers.Conv2DTranspose, kernel_size=3, strides=2,
                                     padding="same")
+
+
+def check_event_shape(input_shape) -> tuple[int, ...]:
+    """Returns ``input_shape`` (an int or a sequence of positive ints) as the shape of
+    one example, a tuple of ints such as ``(784,)`` or ``(28, 28, 1)``."""
+    dims = (input_shape,) if isinstance(input_shape, (int, np.integer)) else input_shape
+    try:
+        dims = tuple(dims)
+    except TypeError:
+        dims = ()
+    if not dims or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                           and d > 0 for d in dims):
+        raise ValueError(
+            f"input_shape must be the shape of one example, e.g. (784,) or (28, 28, 1), "
+            f"got {input_shape!r}."
+        )
+    return tuple(int(d) for d in dims)
 
 
 def check_architecture(architecture: str, event_shape: tuple) -> None:
@@ -48,17 +68,35 @@ def check_activation(activation) -> None:
 
 
 def resolve_hidden_units(hidden_units, architecture: str) -> tuple[int, ...]:
-    """Returns ``hidden_units`` as a tuple of positive ints (the default when None)."""
+    """Returns ``hidden_units`` as a tuple of positive ints: the default of
+    ``architecture`` when None, ``()`` (no hidden layer) when empty."""
     if hidden_units is None:
         return DEFAULT_HIDDEN_UNITS[architecture]
-    if isinstance(hidden_units, int):
-        hidden_units = (hidden_units,)
-    units = tuple(hidden_units)
-    if not all(isinstance(u, int) and not isinstance(u, bool) and u > 0 for u in units):
-        raise ValueError(
-            f"hidden_units must be positive integers, got {hidden_units!r}; e.g. (256, 128)."
-        )
-    return units
+    if isinstance(hidden_units, (tuple, list)) and not hidden_units:
+        return ()
+    return _checks.check_hidden_units(hidden_units)
+
+
+def given_network(network, name: str):
+    """Returns a network given by the user: a Keras model or layer, or its serialized
+    config (from ``get_config``)."""
+    if isinstance(network, dict):
+        network = keras.saving.deserialize_keras_object(network)
+    if not isinstance(network, keras.layers.Layer):
+        raise TypeError(f"{name} must be a Keras model or layer (or None to build one), got "
+                        f"{type(network).__name__}.")
+    return network
+
+
+def check_output_shape(network, input_shape: tuple, expected: tuple, needs: str,
+                       dtype="float32") -> None:
+    """Raises ValueError (ending with ``needs``) unless ``network`` maps examples of
+    ``input_shape`` to outputs of shape ``expected``; one forward pass of a zero batch
+    builds the network and shows its shape."""
+    shape = tuple(network(keras.ops.zeros((1, *input_shape), dtype)).shape[1:])
+    if shape != tuple(expected):
+        raise ValueError(f"the {network.name} maps examples of shape {tuple(input_shape)} to "
+                         f"{shape}, but {needs}")
 
 
 def _hidden_layer(make, hidden, units: int, activation: str, name: str):

@@ -33,6 +33,15 @@ class DenoisingAutoencoder(Autoencoder):
     ``loss`` is the optimised objective (the denoising term plus the walkback
     terms); ``denoising`` and ``walkback`` are reported on their own.
 
+    Draws: the corruption layer's own seed, when it has one
+    (``SaltAndPepper(0.2, seed=1)``), seeds the corruption draws; ``seed`` seeds the
+    walkback draws, and the corruption draws of a layer without a seed. ``fit``
+    takes them from the training streams of these seeds; ``evaluate`` (also
+    validation in ``fit``) from separate streams that start again at every call, so
+    validation never changes what training draws and val_loss is comparable across
+    epochs. Methods that take a ``seed`` (``corrupt``, ``denoising_loss``,
+    ``sample_chain``) draw from that seed alone.
+
     The encoder, decoder and likelihood are those of ``tfae.Autoencoder``; unlike
     the plain autoencoder, the code may be wider than x (the noise, not the
     bottleneck, stops the identity map from being learned).
@@ -48,13 +57,15 @@ class DenoisingAutoencoder(Autoencoder):
             Defaults to 0 (plain denoising training).
         walkback_probability: float in [0, 1], the probability of taking each
             further walkback step (the paper's p). Defaults to 0.5.
-        seed: int or None, seeds the corruption and walkback draws made during
-            training. Defaults to None.
+        seed: int or None, seeds the draws made by ``fit`` and ``evaluate``: the
+            walkback draws, and the corruption draws unless the corruption layer has
+            a seed of its own (see above). Defaults to None.
         **kwargs: the other arguments of ``tfae.Autoencoder`` (``hidden_units``,
             ``likelihood``, ``architecture``, ``activation``,
             ``latent_activation``) and of ``keras.Model``.
 
     Example:
+    >>> import tfae
     >>> x = tfae.datasets.load("digits", binarize="threshold")
     >>> dae = tfae.DenoisingAutoencoder((8, 8, 1), 32, corruption=("salt_and_pepper", 0.2))
     >>> dae.compile(optimizer="adam")
@@ -85,8 +96,13 @@ class DenoisingAutoencoder(Autoencoder):
         self.walkback_steps = _checks.check_positive_int(walkback_steps, "walkback_steps", 0)
         self.walkback_probability = corruption_lib.check_rate(
             walkback_probability, "walkback_probability")
+        if seed is not None:
+            seed = _checks.check_positive_int(seed, "seed", minimum=0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        # Counts the draws of evaluation steps (not a Keras weight: reset by evaluate).
+        self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                             name="evaluation_draws")
 
     def _check_bottleneck(self) -> None:
         """A denoising autoencoder may be overcomplete: the noise prevents the identity."""
@@ -98,19 +114,31 @@ class DenoisingAutoencoder(Autoencoder):
 
     # ------------------------------------------------------------------ training
 
-    def _next_seed(self) -> tf.Tensor:
-        return tf.cast(self.seed_generator.next(), tf.int32)
+    def _step_seeds(self, training):
+        """Returns the stateless seeds of one step: the model's, and the corruption's
+        (the corruption layer's own when it has a seed, otherwise the model's)."""
+        own = self.corruption.seed is not None
+        if training:
+            seed = tf.cast(self.seed_generator.next(), tf.int32)
+            return seed, self.corruption.next_seed() if own else seed
+        draw = self._evaluation_draws.assign_add(1)
+        seed = _evaluation_seed(self.seed_generator, draw)
+        return seed, _evaluation_seed(self.corruption.seed_generator, draw) if own else seed
+
+    def evaluate(self, x=None, y=None, sample_weight=None, **kwargs):
+        self._evaluation_draws.assign(0)  # every evaluation draws the same noise
+        return super().evaluate(x, y, sample_weight=sample_weight, **kwargs)
 
     def loss_terms(self, x, training=False):
-        seed = self._next_seed()
-        x_tilde = self.corruption.corrupt(x, tf.random.experimental.stateless_fold_in(seed, 0))
+        seed, corruption_seed = self._step_seeds(training)
+        x_tilde = self.corruption.corrupt(
+            x, tf.random.experimental.stateless_fold_in(corruption_seed, 0))
         denoising = -self._p_x_given_code(x_tilde, training).log_prob(x)
         walkback = tf.zeros_like(denoising)
         still_walking = tf.ones_like(denoising)
         for step in range(1, self.walkback_steps + 1):
-            step_seed = tf.random.experimental.stateless_fold_in(seed, step)
-            sample_seed, corrupt_seed, continue_seed = tf.unstack(
-                tf.random.experimental.stateless_split(step_seed, 3))
+            sample_seed, _, continue_seed = _split(seed, step)
+            _, corrupt_seed, _ = _split(corruption_seed, step)
             # x* ~ P(X | x~): a point the chain visits; no gradient flows through a sample.
             x_star = tf.stop_gradient(
                 self._p_x_given_code(x_tilde, training).sample(seed=sample_seed))
@@ -161,6 +189,8 @@ class DenoisingAutoencoder(Autoencoder):
             (chains, *example shape) when ``return_all=False``.
         """
         num_steps = _checks.check_positive_int(num_steps, "num_steps")
+        return_all = _checks.check_bool(return_all, "return_all")
+        return_means = _checks.check_bool(return_means, "return_means")
         seed = corruption_lib.as_seed(seed)
         if (num_chains is None) == (x0 is None):
             raise ValueError("pass either num_chains (start from noise) or x0 (start points).")
@@ -207,3 +237,14 @@ class DenoisingAutoencoder(Autoencoder):
         )
         return config
 
+
+def _split(seed, step: int):
+    """The (sample, corrupt, continue) seeds of walkback step ``step``."""
+    return tf.unstack(tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(seed, step), 3))
+
+
+def _evaluation_seed(generator, draw):
+    """fold_in([s, -1], draw) for a generator whose training seeds are [s, 0], [s, 1], ..."""
+    base = tf.stack([tf.cast(generator.state[0], tf.int32), -1])
+    return tf.random.experimental.stateless_fold_in(base, draw)

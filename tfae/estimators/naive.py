@@ -1,17 +1,7 @@
-"""Monte Carlo estimates of the likelihood p(x) of a latent variable model.
+"""Naive Monte Carlo estimates of p(x): proposals q(z) that ignore x.
 
-A latent variable model defines p(x) by summing or integrating the joint over z,
-
-    p(x) = sum_z p(x, z)        or        p(x) = integral p(x, z) dz.
-
-Writing the sum or integral as an expectation under a distribution q(z) that is easy
-to sample from,
-
-    p(x) = E_{z ~ q} [ p(x, z) / q(z) ],
-
-gives the Monte Carlo estimate p^(x) = (1/S) sum_s p(x, z_s) / q(z_s), z_s ~ q. It
-is unbiased for every q that is positive wherever p(x, z) is. The lecture's naive
-estimates are two choices of q that ignore x:
+The lecture's naive estimates of p(x) = E_{z ~ q} [ p(x, z) / q(z) ] are two
+choices of q that do not look at x:
 
 - a discrete latent with q uniform over its |Z| values:
   p(x) = |Z| E_{z ~ Uniform(Z)} p(x, z);
@@ -20,7 +10,7 @@ estimates are two choices of q that ignore x:
 Both are exact in expectation, but when p(x | z) is peaked, a few z carry almost all
 of the weight, and the variance grows exponentially with the dimension of z: the
 motivation for the evidence lower bound (ELBO) and for proposals q(z | x) that look
-at x.
+at x (``tfae.estimators.importance``).
 """
 
 from __future__ import annotations
