@@ -62,7 +62,7 @@ def test_uniform_latent_estimate_of_a_gmm_agrees_with_its_exact_likelihood():
     rng = np.random.default_rng(0)
     centres = np.array([[-3.0, 0.0], [0.0, 3.0], [3.0, 0.0], [0.0, -3.0]])
     data = np.concatenate([c + rng.normal(size=(60, 2)) for c in centres])
-    gmm = GaussianMixture(n_components=4, seed=0, jit_compile=False).fit(data)
+    gmm = GaussianMixture(n_components=4, random_state=0, jit_compile=False).fit(data)
     x = data[::12]  # 20 points
     table = tf.constant(gmm.log_joint(x).T)  # (K, 20): log p(x, z = k)
 

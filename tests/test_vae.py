@@ -241,7 +241,8 @@ def test_a_mixture_prior_uses_the_monte_carlo_kl_and_trains(binary_digits):
 def test_a_gaussian_mixture_fitted_on_codes_is_a_prior(trained_vae, binary_digits):
     model, _ = trained_vae
     codes = model.encode(binary_digits[0]).mean().numpy()
-    mixture = tfae.GaussianMixture(n_components=3, covariance_type="diag", seed=0).fit(codes)
+    mixture = tfae.GaussianMixture(n_components=3, covariance_type="diag", random_state=0)
+    mixture = mixture.fit(codes)
     assert mixture.distribution.dtype == tf.float64  # cast to and from float32 inside
     with_mixture = _copy(model)
     with_mixture.prior = mixture.distribution

@@ -11,6 +11,7 @@ The package follows the lecture's table of contents:
   fitted by EM, and Monte Carlo estimates of p(x) (naive, importance-weighted, the ELBO).
 - ``tfae.VAE``: the variational autoencoder, trained on the ELBO; importance-weighted
   log p(x), samples, interpolations, active units.
+- ``tfae.priors``: priors p(z) of a VAE, their KL terms, and how they are saved.
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
@@ -37,6 +38,7 @@ if TYPE_CHECKING:  # what type checkers and the API reference see; imported lazi
         metrics,
         mixture,
         plotting,
+        priors,
     )
     from tfae.mixture import GaussianMixture
     from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder
@@ -52,7 +54,7 @@ _LAZY = {
     "GaussianMixture": "tfae.mixture",
     **{name: f"tfae.{name}" for name in (
         "choices", "corruption", "datasets", "estimators", "export", "layers", "likelihoods",
-        "masks", "metrics", "mixture", "plotting")},
+        "masks", "metrics", "mixture", "plotting", "priors")},
 }
 
 __all__ = [
@@ -72,6 +74,7 @@ __all__ = [
     "metrics",
     "mixture",
     "plotting",
+    "priors",
     "__version__",
 ]
 

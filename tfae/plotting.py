@@ -118,9 +118,6 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"quantile_range must satisfy 0 < low < high < 1, got {quantile_range}.")
     prior = model.prior
-    if prior is None:
-        raise ValueError("the model has no prior (a VAE loaded from a file saved with a custom "
-                         "prior); set it again first: model.prior = <the distribution>.")
     probabilities = np.linspace(low, high, num_per_side)
     quantiles = _prior_marginal_quantiles(prior, probabilities, seed)  # (num, 2)
     z1, z2 = np.meshgrid(quantiles[:, 0], quantiles[::-1, 1])  # z_2 grows upwards

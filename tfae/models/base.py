@@ -49,10 +49,27 @@ class UnsupervisedModel(keras.Model):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.trackers = {term: keras.metrics.Mean(name=term) for term in self.loss_term_names}
+        # Counts the draws of evaluation steps since evaluate() began (see
+        # evaluation_seed); a TF variable read by the compiled steps, not a Keras weight.
+        self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                             name="evaluation_draws")
 
     def loss_terms(self, x, training: bool = False) -> dict:
         """Returns per-example loss terms, shape (batch,), in nats; must hold ``"loss"``."""
         raise NotImplementedError
+
+    def evaluation_seed(self, generator: keras.random.SeedGenerator):
+        """Returns the stateless seed of an evaluation step's draws (a VAE's z, a DAE's
+        corruption): ``fold_in([s, -1], n)`` for a ``generator`` whose training seeds
+        are [s, 0], [s, 1], ..., with n counting the draws since ``evaluate`` began.
+
+        Evaluation (and so validation during ``fit``) never advances the training
+        stream, and every ``evaluate`` call draws the same noise, so that ``val_loss``
+        is comparable across epochs. Each call takes the next draw.
+        """
+        base = tf.stack([tf.cast(generator.state[0], tf.int32), -1])
+        return tf.random.experimental.stateless_fold_in(
+            base, self._evaluation_draws.assign_add(1))
 
     # ----------------------------------------------------------------- input checks
 
@@ -125,6 +142,7 @@ class UnsupervisedModel(keras.Model):
                            sample_weight=sample_weight, **kwargs)
 
     def evaluate(self, x=None, y=None, sample_weight=None, **kwargs):
+        self._evaluation_draws.assign(0)  # every evaluation draws the same noise
         self._refuse_targets(y, "evaluate")
         x = self._checked_if_array(x, "x")
         # fit() calls evaluate() for validation with the carrier already made.

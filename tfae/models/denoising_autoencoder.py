@@ -100,9 +100,6 @@ class DenoisingAutoencoder(Autoencoder):
             seed = _checks.check_positive_int(seed, "seed", minimum=0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # Counts the draws of evaluation steps (not a Keras weight: reset by evaluate).
-        self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
-                                             name="evaluation_draws")
 
     def _check_bottleneck(self) -> None:
         """A denoising autoencoder may be overcomplete: the noise prevents the identity."""
@@ -121,13 +118,8 @@ class DenoisingAutoencoder(Autoencoder):
         if training:
             seed = tf.cast(self.seed_generator.next(), tf.int32)
             return seed, self.corruption.next_seed() if own else seed
-        draw = self._evaluation_draws.assign_add(1)
-        seed = _evaluation_seed(self.seed_generator, draw)
-        return seed, _evaluation_seed(self.corruption.seed_generator, draw) if own else seed
-
-    def evaluate(self, x=None, y=None, sample_weight=None, **kwargs):
-        self._evaluation_draws.assign(0)  # every evaluation draws the same noise
-        return super().evaluate(x, y, sample_weight=sample_weight, **kwargs)
+        seed = self.evaluation_seed(self.seed_generator)
+        return seed, self.evaluation_seed(self.corruption.seed_generator) if own else seed
 
     def loss_terms(self, x, training=False):
         seed, corruption_seed = self._step_seeds(training)
@@ -243,8 +235,3 @@ def _split(seed, step: int):
     return tf.unstack(tf.random.experimental.stateless_split(
         tf.random.experimental.stateless_fold_in(seed, step), 3))
 
-
-def _evaluation_seed(generator, draw):
-    """fold_in([s, -1], draw) for a generator whose training seeds are [s, 0], [s, 1], ..."""
-    base = tf.stack([tf.cast(generator.state[0], tf.int32), -1])
-    return tf.random.experimental.stateless_fold_in(base, draw)

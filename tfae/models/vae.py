@@ -155,9 +155,6 @@ class VAE(UnsupervisedModel):
             seed = _checks.check_positive_int(seed, "seed", minimum=0)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        # Counts the draws of evaluation steps (not a Keras weight: reset by evaluate).
-        self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
-                                             name="evaluation_draws")
         # A TF variable read by the compiled steps, so that changing beta during training
         # needs no retracing; not a Keras weight: beta is a setting, saved in the config.
         self._beta = tf.Variable(1.0, trainable=False, dtype=tf.float32, name="beta")
@@ -267,7 +264,7 @@ class VAE(UnsupervisedModel):
         if training:
             eps = keras.random.normal(tf.shape(loc), dtype=loc.dtype, seed=self.seed_generator)
         else:
-            seed = _evaluation_seed(self.seed_generator, self._evaluation_draws.assign_add(1))
+            seed = self.evaluation_seed(self.seed_generator)
             eps = tf.random.stateless_normal(tf.shape(loc), seed, dtype=loc.dtype)
         z = loc + scale * eps
         reconstruction = -estimators.decoder_log_likelihood(
@@ -278,10 +275,6 @@ class VAE(UnsupervisedModel):
             kl = estimators.posterior_log_prob(eps, scale) - priors.log_prob(self._prior, z)
         beta = tf.cast(self._beta, reconstruction.dtype)
         return {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
-
-    def evaluate(self, x=None, y=None, sample_weight=None, **kwargs):
-        self._evaluation_draws.assign(0)  # every evaluation draws the same z
-        return super().evaluate(x, y, sample_weight=sample_weight, **kwargs)
 
     def elbo(self, x, num_samples: int = 1, seed: int | None = None, batch_size: int = 100,
              chunk_size: int | None = None):
@@ -465,8 +458,3 @@ class VAE(UnsupervisedModel):
         return super().from_config(
             {**config, "prior": None if prior is None else priors.deserialize(prior)})
 
-
-def _evaluation_seed(generator, draw):
-    """fold_in([s, -1], draw) for a generator whose training seeds are [s, 0], [s, 1], ..."""
-    base = tf.stack([tf.cast(generator.state[0], tf.int32), -1])
-    return tf.random.experimental.stateless_fold_in(base, draw)

@@ -60,14 +60,14 @@ class TrainConfig:
             ``deterministic`` together with ``jit_compile``.
         TypeError: a value of the wrong type.
 
-    Example:
-    >>> config = TrainConfig(model="gmm", model_args={"n_components": 3, "pca_dim": 5})
-    >>> sorted(config.record())[:4]
-    ['binarize', 'data_dir', 'dataset', 'deterministic']
-    >>> TrainConfig(model="gmm", epochs=5)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: epochs does not apply to gmm runs (...); leave it at its default 50.
+    Examples:
+        >>> config = TrainConfig(model="gmm", model_args={"n_components": 3, "pca_dim": 5})
+        >>> sorted(config.record())[:4]
+        ['binarize', 'data_dir', 'dataset', 'deterministic']
+        >>> TrainConfig(model="gmm", epochs=5)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: epochs does not apply to gmm runs (...); leave it at its default 50.
     """
 
     model: str = "ae"
