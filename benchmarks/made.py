@@ -7,8 +7,10 @@ Four sections, chosen with ``--sections`` (each writes its own JSON file):
     mask; and with 32 masks cycled in-graph) against a plain Keras network of the
     same shape (``Dense(500, relu)``, ``Dense(784)``, ``BinaryCrossentropy`` from
     logits summed over pixels: the same objective without masks), with and without
-    XLA. The variants take turns, one epoch of the 50,000 training images each, after
-    one warm-up epoch; the figures are median epoch times and their ratios.
+    XLA (MADE's ``mask_op``: ``"select"`` with XLA, ``"multiply"`` without, the faster
+    of the two in each, ``benchmarks/made_mask_ops.py``). The variants take turns, one
+    epoch of the 50,000 training images each, after one warm-up epoch; the figures are
+    median epoch times and their ratios.
 ``sampling``
     100 samples at D = 784 from one and two 500-unit hidden layers: the fast path
     against the naive one (a full forward pass per dimension), both inside one
@@ -211,6 +213,12 @@ def load(path: Path, quick: bool) -> dict[str, np.ndarray]:
 # ------------------------------------------------------------------------------ speed
 
 
+def mask_op(jit: bool) -> str:
+    """MADE's ``mask_op`` for a training step with or without XLA: the faster one on CPU
+    (``benchmarks/made_mask_ops.py``, ``docs/benchmarks.md``)."""
+    return "select" if jit else "multiply"
+
+
 def _plain_network(dims: int, hidden: int) -> keras.Model:
     inputs = keras.Input((dims,))
     outputs = keras.layers.Dense(dims)(keras.layers.Dense(hidden, activation="relu")(inputs))
@@ -258,11 +266,13 @@ def speed(args, data) -> dict:
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed)
+                model = MADE(dims, hidden_units=(500,), num_masks=masks, seed=args.seed,
+                             mask_op=mask_op(jit))
             model.compile(**settings)
         if bool(model.jit_compile) != jit:
             raise RuntimeError(f"Keras refused jit_compile={jit}")
         variants.append({"model": kind, "masks": masks or None, "jit_compile": jit,
+                         "mask_op": mask_op(jit) if masks else None,
                          "steps_per_execution": steps, "keras": model, "wall": [], "cpu": []})
     print(f"\n# speed: one warm-up epoch, then {args.speed_rounds} epochs of {len(x)} examples "
           "per variant in turns", flush=True)
@@ -275,7 +285,7 @@ def speed(args, data) -> dict:
                                      variant["model"] == "plain Dense")
             variant["wall"].append(wall * scale)
             variant["cpu"].append(cpu * scale)
-    keys = ("model", "masks", "jit_compile", "steps_per_execution")
+    keys = ("model", "masks", "jit_compile", "mask_op", "steps_per_execution")
     rows = []
     for variant in variants:
         rows.append({key: variant[key] for key in (*keys, "first_epoch_s", "wall", "cpu")}
@@ -307,9 +317,9 @@ def speed(args, data) -> dict:
 def reference_naive_sampler(model: MADE):
     """Naive ancestral sampling in float32 TensorFlow, the usual way: for each
     dimension, one forward pass of the whole masked network (mask 0, natural order)."""
-    kernels = [layer.kernel * layer.mask for layer in model.hidden_layers]
+    kernels = [layer.masked_kernel(0) for layer in model.hidden_layers]
     biases = [layer.bias for layer in model.hidden_layers]
-    output = model.output_layer
+    output, output_kernel = model.output_layer, model.output_layer.masked_kernel(0)
     dims = model.input_dim
     order = tf.argsort(model.degrees[0][0])
 
@@ -319,7 +329,7 @@ def reference_naive_sampler(model: MADE):
             hidden = x
             for kernel, bias in zip(kernels, biases, strict=True):
                 hidden = tf.nn.relu(hidden @ kernel + bias)
-            logits = hidden @ (output.kernel * output.mask) + output.bias
+            logits = hidden @ output_kernel + output.bias
             d = order[p]
             value = tf.cast(uniform[:, d] < tf.sigmoid(logits[:, d]), tf.float32)
             return p + 1, x + value[:, None] * tf.one_hot(d, dims)
@@ -454,7 +464,8 @@ def valid_nll(model: MADE, x, num_masks=None, batch=2000) -> float:
     return total / len(x)
 
 
-def build(spec: dict, dims: int, seed: int, l2: float = 0.0, dropout: float = 0.0) -> MADE:
+def build(spec: dict, dims: int, seed: int, l2: float = 0.0, dropout: float = 0.0,
+          jit: bool = False) -> MADE:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # natural order: pixel 2 may see nothing
         ordering = spec["ordering"]
@@ -463,13 +474,13 @@ def build(spec: dict, dims: int, seed: int, l2: float = 0.0, dropout: float = 0.
         return MADE(dims, hidden_units=spec["hidden_units"], num_masks=spec["num_masks"],
                     ordering=ordering, direct_connection=spec["direct_connection"],
                     kernel_regularizer=keras.regularizers.L2(l2) if l2 else None,
-                    dropout=dropout, seed=seed)
+                    dropout=dropout, seed=seed, mask_op=mask_op(jit))
 
 
 def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_s: float,
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
-    model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout)
+    model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout, jit)
     model.compile(optimizer=adam(learning_rate, args.ema), jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)

@@ -1,19 +1,21 @@
-"""How to apply a MADE mask: ``kernel * mask`` against ``where(mask > 0, kernel, 0)``.
+"""How to apply a MADE mask: a product with a float mask or a select on a boolean one.
 
 A fused 784-500-784 training step (sigmoid cross-entropy, SGD) written in plain
 TensorFlow, 500 steps per compiled call (one epoch of 50,000 images at batch 100),
-unmasked and with either way of masking, with and without XLA; the variants take turns
-for 7 rounds and the table gives the minimum and median seconds per call and the ratio
-to the unmasked step. ``tfae.layers.MaskedDense`` uses the select under XLA and the
-product elsewhere (``mask_by_select``), after this comparison.
+unmasked and with each way of masking below, with and without XLA; the variants take
+turns for ``--rounds`` rounds and the table gives the minimum and median seconds per
+call and the ratio to the unmasked step. ``tfae.layers.MaskedDense``'s ``mask_op``
+offers the two ways that keep their mask's dtype: ``"multiply"`` (a float mask) and
+``"select"`` (a boolean mask); the other two rows show what a conversion costs.
 
-Run from the repository root:
+Run from the repository root (``taskset -c 1`` pins it to one core):
 
     .venv/bin/python benchmarks/made_mask_ops.py
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -25,19 +27,24 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from common import RESULTS_DIR, machine, now, print_table, write_json  # noqa: E402
 
-WAYS = ("unmasked", "kernel * mask", "where(mask > 0, kernel, 0)")
+#: Way of masking -> (dtype of the stored mask, the masked kernel).
+WAYS = {
+    "unmasked": (tf.float32, lambda kernel, mask: kernel),
+    "kernel * mask (float)": (tf.float32, lambda kernel, mask: kernel * mask),
+    "where(mask, kernel, 0) (bool)": (
+        tf.bool, lambda kernel, mask: tf.where(mask, kernel, tf.zeros_like(kernel))),
+    "where(mask > 0, kernel, 0) (float)": (
+        tf.float32, lambda kernel, mask: tf.where(mask > 0, kernel, tf.zeros_like(kernel))),
+    "kernel * cast(mask) (bool)": (
+        tf.bool, lambda kernel, mask: kernel * tf.cast(mask, kernel.dtype)),
+}
 
 
 def make_step(way: str, jit: bool, x, variables, masks):
     w1, b1, w2, b2 = variables
-    m1, m2 = masks
-
-    def masked(kernel, mask):
-        if way == "kernel * mask":
-            return kernel * mask
-        if way == "where(mask > 0, kernel, 0)":
-            return tf.where(mask > 0, kernel, tf.zeros_like(kernel))
-        return kernel
+    dtype, masked = WAYS[way]
+    # Variables, as in the layer: read at every step, never folded into the graph.
+    m1, m2 = (tf.Variable(tf.cast(mask, dtype), trainable=False) for mask in masks)
 
     @tf.function(jit_compile=jit)
     def steps(n):
@@ -56,15 +63,19 @@ def make_step(way: str, jit: bool, x, variables, masks):
     return steps
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="(default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=500, help="(default: %(default)s)")
+    args = parser.parse_args(argv)
+    tf.get_logger().setLevel("ERROR")  # ten step functions of one code object: not retracing
     rng = np.random.default_rng(0)
     x = tf.constant((rng.random((100, 784)) < 0.3).astype("float32"))
     variables = [tf.Variable(rng.normal(size=(784, 500)).astype("float32") * 0.03),
                  tf.Variable(tf.zeros(500)),
                  tf.Variable(rng.normal(size=(500, 784)).astype("float32") * 0.03),
                  tf.Variable(tf.zeros(784))]
-    masks = [tf.Variable((rng.random(shape) < 0.5).astype("float32"), trainable=False)
-             for shape in ((784, 500), (500, 784))]
+    masks = [rng.random(shape) < 0.5 for shape in ((784, 500), (500, 784))]
     started, info = now(), machine()
     rows = []
     for jit in (False, True):
@@ -72,19 +83,21 @@ def main() -> int:
         for step in steps.values():
             step(tf.constant(10))  # trace and compile
         seconds = {way: [] for way in WAYS}
-        for round_index in range(7):
-            for way in WAYS if round_index % 2 == 0 else WAYS[::-1]:
+        for round_index in range(args.rounds):
+            for way in WAYS if round_index % 2 == 0 else list(WAYS)[::-1]:
                 start = time.perf_counter()
-                steps[way](tf.constant(500))
+                steps[way](tf.constant(args.steps))
                 seconds[way].append(time.perf_counter() - start)
         for way in WAYS:
             rows.append({"xla": jit, "mask applied by": way, "min_s": min(seconds[way]),
                          "median_s": statistics.median(seconds[way]),
                          "min_vs_unmasked": min(seconds[way]) / min(seconds["unmasked"]),
+                         "median_vs_unmasked": (statistics.median(seconds[way])
+                                                / statistics.median(seconds["unmasked"])),
                          "seconds": seconds[way]})
-    print("\n## 500 training steps of a 784-500-784 network, batch 100\n")
+    print(f"\n## {args.steps} training steps of a 784-500-784 network, batch 100\n")
     print_table(rows, ["xla", "mask applied by", ("min_s", ".3f"), ("median_s", ".3f"),
-                       ("min_vs_unmasked", ".3f")])
+                       ("min_vs_unmasked", ".3f"), ("median_vs_unmasked", ".3f")])
     path = write_json(RESULTS_DIR / "made-mask-ops.json",
                       {"benchmark": "made_mask_ops", "started": started, "machine": info,
                        "command": " ".join([os.path.basename(sys.executable), *sys.argv]),

@@ -14,9 +14,10 @@ input d' to output d then passes through degrees m^0(d') <= ... < m^0(d), so out
 d sees only the inputs before it in the ordering: the autoregressive property.
 
 Masks follow the Keras kernel layout, shape (units in, units out), and are boolean;
-``mask[i, j]`` is True when unit i of the layer below feeds unit j. The mask
-functions only index and compare, so they work on NumPy arrays and, unchanged, on
-TensorFlow tensors (``tfae.MADE`` builds its masks in-graph with them).
+``mask[i, j]`` is True when unit i of the layer below feeds unit j. ``tfae.MADE``
+computes its masks with them once, when it is built, and stores them in its layers.
+The mask functions only index and compare, so they work on NumPy arrays and,
+unchanged, on TensorFlow tensors.
 
 Example:
     >>> inputs, hidden = made_degrees(3, hidden_units=(4,), hidden_degrees="equal")

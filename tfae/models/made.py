@@ -11,6 +11,8 @@ import tensorflow as tf
 
 from tfae import _checks, likelihoods, masks
 from tfae.layers import MaskedDense
+from tfae.layers.masked_dense import check_mask_index, check_mask_op
+from tfae.models import made_sampling
 from tfae.models.base import UnsupervisedModel
 
 
@@ -34,6 +36,9 @@ class MADE(UnsupervisedModel):
     With ``num_masks = K > 1`` the model holds K (ordering, connectivity) pairs and
     cycles through them, one per minibatch, inside the compiled training step
     (connectivity-agnostic training; order-agnostic too with ``ordering="random"``).
+    Each masked layer holds its K masks as data, set once when the model is built,
+    and the step passes it the index of the mask to use: ``model(x, mask_index=k)``
+    runs the network under mask k the same way and leaves nothing changed.
     Its distribution is then the ensemble p(x) = (1/K) sum_k p_k(x), which
     ``log_prob`` and ``evaluate`` compute exactly with a log-mean-exp (K forward
     passes), and ``sample`` draws from. The training ``loss`` that ``fit`` reports is
@@ -81,6 +86,14 @@ class MADE(UnsupervisedModel):
             NumPy's global generator (``keras.utils.set_random_seed`` fixes it);
             ``get_config`` returns the seed used, so a model rebuilt from its config
             has the same masks. Defaults to None.
+        mask_op: how the layers apply their masks (``tfae.layers.MaskedDense``):
+            ``"multiply"`` (kernel * mask, float masks) or ``"select"`` (where(mask,
+            kernel, 0), boolean masks, a quarter of the memory). Same values and
+            gradients, different speeds: on CPU the product is the faster in Keras'
+            default training step (no XLA) and the select in an XLA-compiled one, so
+            the fastest setting is ``mask_op="select"`` with
+            ``model.compile(jit_compile=True, steps_per_execution=50)``
+            (``docs/benchmarks.md``). Defaults to ``"multiply"``.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).
 
     Example:
@@ -93,6 +106,16 @@ class MADE(UnsupervisedModel):
         TensorShape([3])
         >>> model.sample(5, seed=1).shape
         TensorShape([5, 64])
+
+        Several masks, applied by a select in an XLA-compiled step:
+
+        >>> ensemble = tfae.MADE(input_dim=64, hidden_units=(64,), num_masks=4,
+        ...                      ordering="random", hidden_degrees="equal",
+        ...                      mask_op="select", seed=0)
+        >>> ensemble.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=True)
+        >>> history = ensemble.fit(x, epochs=1, batch_size=100, verbose=0)
+        >>> ensemble(x[:3], mask_index=2).shape  # the logits under mask 2
+        TensorShape([3, 64])
 
     References:
         Germain, Gregor, Murray, Larochelle, "MADE: Masked Autoencoder for
@@ -112,17 +135,16 @@ class MADE(UnsupervisedModel):
         dropout: float = 0.0,
         kernel_regularizer=None,
         seed: int | None = None,
+        mask_op: str = "multiply",
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.input_dim = _checks.check_positive_int(input_dim, "input_dim", minimum=2)
         self.event_shape = (self.input_dim,)
-        self.hidden_units = _check_hidden_units(hidden_units)
+        self.hidden_units = _checks.check_hidden_units(hidden_units)
         self.num_masks = _checks.check_positive_int(num_masks, "num_masks")
         self.ordering = masks.check_ordering(ordering, self.input_dim)
-        if not isinstance(direct_connection, (bool, np.bool_)):
-            raise TypeError(f"direct_connection must be True or False, got {direct_connection!r}.")
-        self.direct_connection = bool(direct_connection)
+        self.direct_connection = _checks.check_bool(direct_connection, "direct_connection")
         self.likelihood = _made_likelihood(likelihood)
         keras.activations.get(activation)  # raises for an unknown name
         self.activation = activation
@@ -133,21 +155,21 @@ class MADE(UnsupervisedModel):
         self.hidden_degrees = hidden_degrees
         self.dropout = _check_dropout(dropout)
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        self.seed = _checks.check_positive_int(seed, "seed", minimum=0)
+        self.seed = _checks.resolve_seed(seed)
+        self.mask_op = check_mask_op(mask_op)
 
         outputs = self.input_dim * self.likelihood.params_per_value
-        penalty = {"kernel_regularizer": self.kernel_regularizer}
+        shared = {"kernel_regularizer": self.kernel_regularizer, "num_masks": self.num_masks,
+                  "mask_op": self.mask_op}
         self.hidden_layers = [MaskedDense(units, activation=activation, name=f"hidden_{i}",
-                                          **penalty)
+                                          **shared)
                               for i, units in enumerate(self.hidden_units, start=1)]
-        self.output_layer = MaskedDense(outputs, name="output", **penalty)
+        self.output_layer = MaskedDense(outputs, name="output", **shared)
         # Only with dropout: a Dropout layer holds a seed variable, saved with the model.
         self.dropout_layers = [keras.layers.Dropout(self.dropout, seed=self.seed + i,
                                                     name=f"dropout_{i}")
                                for i in range(1, len(self.hidden_units) + 1) if self.dropout]
-        self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct", **penalty)
+        self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct", **shared)
                              if self.direct_connection else None)
         widths = (self.input_dim, *self.hidden_units)
         for layer, width in zip(self.hidden_layers + [self.output_layer], widths, strict=True):
@@ -155,8 +177,8 @@ class MADE(UnsupervisedModel):
         if self.direct_layer is not None:
             self.direct_layer.build((None, self.input_dim))
 
-        # The K sets of degrees are the masks' source of truth: non-trainable int32
-        # variables (saved with the model), from which each mask is rebuilt in-graph.
+        # The K draws of degrees (saved as non-trainable int32 weights, read by
+        # generation_order and sampling) give every layer its K masks, set once as data.
         rng = np.random.default_rng(self.seed)
         draws = [masks.made_degrees(self.input_dim, self.hidden_units, self.ordering,
                                     self.hidden_degrees, rng) for _ in range(self.num_masks)]
@@ -166,6 +188,10 @@ class MADE(UnsupervisedModel):
                                        dtype="int32", initializer="zeros", trainable=False)
             variable.assign(np.stack([draw[level] for draw in draws]))
             self.degrees.append(variable)
+        layer_masks = [self._layer_masks(draw) for draw in draws]
+        for layer, stack in zip(self._masked_layers, zip(*layer_masks, strict=True),
+                                strict=True):
+            layer.set_masks(np.stack(stack))
         self.mask_step = self.add_weight(name="mask_step", shape=(), dtype="int64",
                                          initializer="zeros", trainable=False)
         # Compiled per model. TF counts traces per code object, so a method traced once
@@ -174,35 +200,27 @@ class MADE(UnsupervisedModel):
         self._compiled_log_prob = tf.function(
             functools.partial(MADE._mixture_log_prob, self), reduce_retracing=True)
         self._sample_xla, self._sample_graph_only = (
-            tf.function(functools.partial(MADE._sample_graph, self), reduce_retracing=True,
-                        jit_compile=jit) for jit in (True, False))
+            tf.function(functools.partial(made_sampling.sample_graph, self),
+                        reduce_retracing=True, jit_compile=jit) for jit in (True, False))
         self._warn_unconnected(draws)
-        self._use_masks(0, force=True)
         self.built = True
 
     # ------------------------------------------------------------------ masks
 
-    def _masks(self, mask_index):
-        """Returns the layer masks of mask ``mask_index``: hidden..., output[, direct]."""
-        degrees = [tf.gather(variable, mask_index) for variable in self.degrees]
+    def _layer_masks(self, degrees) -> list[np.ndarray]:
+        """Returns one mask per masked layer (hidden..., output[, direct]) for one draw
+        of ``degrees``."""
         layer_masks = masks.made_masks(degrees)
         if self.direct_layer is not None:
             layer_masks.append(masks.direct_mask(degrees[0]))
         repeat = self.likelihood.params_per_value  # each output's parameters share its mask
-        layer_masks[len(self.hidden_layers):] = [
-            tf.tile(mask, [1, repeat]) for mask in layer_masks[len(self.hidden_layers):]]
-        return layer_masks
+        depth = len(self.hidden_layers)
+        return layer_masks[:depth] + [np.tile(mask, (1, repeat)) for mask in layer_masks[depth:]]
 
     @property
     def _masked_layers(self) -> list[MaskedDense]:
         extra = [] if self.direct_layer is None else [self.direct_layer]
         return [*self.hidden_layers, self.output_layer, *extra]
-
-    def _use_masks(self, mask_index, force: bool = False) -> None:
-        # With one mask the layers keep it from construction (or loading) on.
-        if self.num_masks > 1 or force:
-            for layer, mask in zip(self._masked_layers, self._masks(mask_index), strict=True):
-                layer.set_mask(mask)
 
     def _warn_unconnected(self, draws) -> None:
         problems = []
@@ -223,15 +241,17 @@ class MADE(UnsupervisedModel):
 
     # ------------------------------------------------------------------ the network
 
-    def _network(self, x, training=False):
+    def _network(self, x, mask_index, training=False):
+        """The forward pass under mask ``mask_index`` (an int, or an int tensor computed
+        in-graph): the parameters of every conditional, (batch, D * params_per_value)."""
         hidden = x
         for i, layer in enumerate(self.hidden_layers):
-            hidden = layer(hidden)
+            hidden = layer(hidden, mask_index=mask_index)
             if self.dropout_layers:
                 hidden = self.dropout_layers[i](hidden, training=training)
-        params = self.output_layer(hidden)
+        params = self.output_layer(hidden, mask_index=mask_index)
         if self.direct_layer is not None:
-            params = params + self.direct_layer(x)
+            params = params + self.direct_layer(x, mask_index=mask_index)
         return params
 
     def call(self, x, training=False, mask_index=0):
@@ -240,17 +260,13 @@ class MADE(UnsupervisedModel):
         Shape (batch, D * params_per_value): the logits of p(x_d = 1 | x_<d) for a
         Bernoulli likelihood; the D means, then the D unconstrained scales, for a
         learned Gaussian. ``model.likelihood.distribution(model(x)).log_prob(x)`` is
-        log p_k(x) for mask k = ``mask_index`` (default: the first mask).
+        log p_k(x) for mask k = ``mask_index`` (an int or a scalar int tensor; default:
+        the first mask). The call changes nothing in the model.
         """
-        if not isinstance(mask_index, tf.Tensor):
-            mask_index = self._check_mask_index(mask_index)
-        x = self._traced_input(x)
-        self._use_masks(mask_index)
-        return self._network(x, training)
+        return self._network(self._traced_input(x), self._mask_index(mask_index), training)
 
     def _log_prob_mask(self, x, mask_index, training=False):
-        self._use_masks(mask_index)
-        return self.likelihood.distribution(self._network(x, training)).log_prob(x)
+        return self.likelihood.distribution(self._network(x, mask_index, training)).log_prob(x)
 
     def _mixture_log_prob(self, x, first, count):
         """log (1/count) sum_{k=first}^{first+count-1} p_k(x), one forward pass per mask."""
@@ -264,27 +280,14 @@ class MADE(UnsupervisedModel):
                                  (tf.constant(0), tf.TensorArray(x.dtype, size=count)))
         return tf.reduce_logsumexp(terms.stack(), axis=0) - tf.math.log(tf.cast(count, x.dtype))
 
-
     def loss_terms(self, x, training=False):
-        # Python here runs when Keras traces a step, once per compiled function: the
-        # masked layers apply their masks in the way that is faster for that function.
-        select = bool(self.compiled and self.jit_compile)
-        for layer in self._masked_layers:
-            layer.mask_by_select = select
-        try:
-            return self._loss_terms(x, training)
-        finally:
-            for layer in self._masked_layers:
-                layer.mask_by_select = False
-
-    def _loss_terms(self, x, training):
         if not training:
             return {"loss": -self._mixture_log_prob(x, 0, self.num_masks)}
-        if self.num_masks == 1:
-            return {"loss": -self._log_prob_mask(x, 0, training=True)}
-        # One mask per minibatch, chosen in-graph: no retracing, no host round trip.
-        mask_index = self.mask_step % self.num_masks
-        self.mask_step.assign_add(1)
+        mask_index = 0
+        if self.num_masks > 1:
+            # One mask per minibatch, chosen in-graph: no retracing, no host round trip.
+            mask_index = self.mask_step % self.num_masks
+            self.mask_step.assign_add(1)
         return {"loss": -self._log_prob_mask(x, mask_index, training=True)}
 
     def check_inputs(self, x, name: str = "x") -> np.ndarray:
@@ -303,14 +306,11 @@ class MADE(UnsupervisedModel):
 
     # ------------------------------------------------------------------ public API
 
-    def _check_mask_index(self, mask_index, name="mask_index") -> int:
-        index = _checks.check_positive_int(mask_index, name, minimum=0)
-        if index >= self.num_masks:
-            raise ValueError(
-                f"{name}={index} is out of range: the model has {self.num_masks} mask(s), "
-                f"so use 0 <= {name} < {self.num_masks}."
-            )
-        return index
+    def _mask_index(self, mask_index):
+        """A Python int is checked here; a tensor by the layers (dtype, shape)."""
+        if isinstance(mask_index, (tf.Tensor, tf.Variable)):
+            return mask_index
+        return check_mask_index(mask_index, self.num_masks)
 
     def log_prob(self, x, num_masks: int | None = None, mask_index: int | None = None):
         """Returns the exact log p(x) of each example, in nats, shape (batch,).
@@ -324,12 +324,13 @@ class MADE(UnsupervisedModel):
         Raises:
             ValueError: bad data (shape, non-binary values for a Bernoulli
                 likelihood), or a mask count or index out of range.
+            TypeError: a mask count or index that is not an int.
         """
         x = self.check_inputs(x)
         if mask_index is not None:
             if num_masks is not None:
                 raise ValueError("pass num_masks or mask_index, not both.")
-            first, count = self._check_mask_index(mask_index), 1
+            first, count = check_mask_index(mask_index, self.num_masks), 1
         else:
             count = self.num_masks if num_masks is None else _checks.check_positive_int(
                 num_masks, "num_masks")
@@ -346,14 +347,16 @@ class MADE(UnsupervisedModel):
                fast: bool = True, jit_compile: bool = True):
         """Draws ``n`` examples by ancestral sampling, x_d ~ p(x_d | x_<d) in order.
 
-        The D steps run inside one compiled ``tf.function``, in float64 so that both
-        paths take the same decisions. The naive path (``fast=False``) runs the whole
-        network at each step: D forward passes. The fast path computes each hidden
-        unit once: the first layer keeps its pre-activations and adds one kernel row
-        per sampled dimension, a deeper layer receives each unit of the layer below
-        once that unit's inputs are all sampled, and each step reads the one output
-        it needs, O(D * H) per example for one hidden layer instead of O(D^2 * H).
-        For the same seed both paths return the same samples.
+        The D steps run inside one compiled ``tf.function``. The naive path
+        (``fast=False``) runs the model's forward pass at each step: D passes. The
+        fast path (``tfae.models.made_sampling``) computes each hidden unit once from
+        the layers' masked kernels: the first layer keeps its pre-activations and adds
+        one kernel row per sampled dimension, a deeper layer receives each unit of the
+        layer below once that unit's inputs are all sampled, and each step reads the
+        one output it needs, O(D * H) per example for one hidden layer instead of
+        O(D^2 * H). For the same seed both paths use the same noise and return the
+        same samples (up to the rounding of the sums, which can flip a draw that
+        falls within about 1e-7 of its probability).
 
         Args:
             n: int, the number of samples.
@@ -370,29 +373,26 @@ class MADE(UnsupervisedModel):
                 same ``jit_compile``. Defaults to True.
 
         Returns:
-            float32 tensor of shape (n, D).
+            tensor of shape (n, D) in the model's compute dtype (float32).
         """
         n = _checks.check_positive_int(n, "n")
-        if seed is None:
-            seed = int(np.random.randint(0, 2**31 - 1))
-        seed = _checks.check_positive_int(seed, "seed", minimum=0)
+        seed = _checks.resolve_seed(seed)
         if mask_index is None:
             mask_indices = np.arange(self.num_masks, dtype=np.int32)
         else:
-            mask_indices = np.array([self._check_mask_index(mask_index)], np.int32)
-        if not isinstance(fast, (bool, np.bool_)):
-            raise TypeError(f"fast must be True or False, got {fast!r}.")
-        if not isinstance(jit_compile, (bool, np.bool_)):
-            raise TypeError(f"jit_compile must be True or False, got {jit_compile!r}.")
-        groups = self._degree_groups() if fast else ()
+            mask_indices = np.array([check_mask_index(mask_index, self.num_masks)], np.int32)
+        fast = _checks.check_bool(fast, "fast")
+        jit_compile = _checks.check_bool(jit_compile, "jit_compile")
+        groups = made_sampling.degree_groups(
+            [variable.numpy() for variable in self.degrees], self.input_dim) if fast else ()
         function = self._sample_xla if jit_compile else self._sample_graph_only
         return function(n, tf.constant([seed, 0], tf.int64), tf.constant(mask_indices),
-                        bool(fast), groups)
+                        fast, groups)
 
     def generation_order(self, mask_index: int = 0) -> np.ndarray:
         """Returns the dimensions in the order mask ``mask_index`` generates them: the
         inputs sorted by degree m(d), x_{o_1} first. Shape (D,), int32."""
-        index = self._check_mask_index(mask_index)
+        index = check_mask_index(mask_index, self.num_masks)
         return masks.generation_order(self.degrees[0].numpy()[index])
 
     def get_config(self):
@@ -409,118 +409,9 @@ class MADE(UnsupervisedModel):
             dropout=self.dropout,
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             seed=self.seed,
+            mask_op=self.mask_op,
         )
         return config
-
-    # ------------------------------------------------------------------ sampling
-
-    def _degree_groups(self) -> tuple:
-        """For hidden layers 1..L-1: (K, D, G) int32 indices of the units of degree p.
-
-        Padded with the index ``width`` (a dummy unit whose outgoing weights are zero).
-        """
-        groups = []
-        for variable in self.degrees[1:-1]:
-            degrees = variable.numpy()
-            width = degrees.shape[1]
-            counts = np.stack([np.bincount(row, minlength=self.input_dim) for row in degrees])
-            table = np.full((self.num_masks, self.input_dim, max(1, counts.max())), width,
-                            np.int32)
-            for k, row in enumerate(degrees):
-                units = np.argsort(row, kind="stable")  # grouped by degree, in unit order
-                first = np.cumsum(counts[k]) - counts[k]  # where each degree's group starts
-                rank = np.arange(width) - first[row[units]]  # position inside its group
-                table[k, row[units], rank] = units
-            groups.append(tf.constant(table))
-        return tuple(groups)
-
-    def _draw(self, params, noise):
-        """Draws x_d from p(x_d | params), params (n, params_per_value), noise (n,)."""
-        if isinstance(self.likelihood, likelihoods.Bernoulli):
-            return tf.cast(noise < tf.math.sigmoid(params[:, 0]), params.dtype)
-        normal = self.likelihood.distribution(params).distribution  # Normal, shape (n, 1)
-        return (normal.loc + normal.scale * noise[:, None])[:, 0]
-
-    def _weights(self, mask_index, dtype):
-        """The masked kernels and the biases of mask ``mask_index``, cast to ``dtype``."""
-        kernels, biases = [], []
-        for layer, mask in zip(self._masked_layers, self._masks(mask_index), strict=True):
-            kernels.append(tf.cast(layer.kernel * tf.cast(mask, layer.kernel.dtype), dtype))
-            biases.append(None if layer.bias is None else tf.cast(layer.bias, dtype))
-        return kernels, biases
-
-    def _ancestral(self, noise, mask_index, fast: bool, groups):
-        """Samples with one mask: D steps, each drawing the next dimension of the ordering.
-
-        ``noise`` is (D, n): the uniform or normal draws that decide each dimension.
-        """
-        dims, n, dtype = self.input_dim, tf.shape(noise)[1], noise.dtype
-        depth = len(self.hidden_layers)
-        activation = keras.activations.get(self.activation)
-        kernels, biases = self._weights(mask_index, dtype)
-        # Rows of the transposed output kernels: dimension d's parameters are rows d + columns.
-        output_rows, output_bias = tf.transpose(kernels[depth]), biases[depth]
-        direct_rows = tf.transpose(kernels[depth + 1]) if self.direct_layer is not None else None
-        columns = dims * tf.range(self.likelihood.params_per_value)
-        order = tf.argsort(tf.gather(self.degrees[0], mask_index))
-        # A zero row for the dummy unit that pads the degree groups.
-        padded = [tf.pad(kernel, [[0, 1], [0, 0]]) for kernel in kernels[1:depth]]
-        unit_groups = [tf.gather(group, mask_index) for group in groups]
-
-        def step(p, xt, pre):
-            d = order[p]
-            pre = list(pre)
-            if fast:
-                hidden = activation(pre[0])
-                for j in range(1, depth):  # push layer j's units of degree p into layer j+1
-                    units = unit_groups[j - 1][p]
-                    ready = tf.gather(hidden, tf.minimum(units, self.hidden_units[j - 1] - 1),
-                                      axis=1)
-                    pre[j] = pre[j] + ready @ tf.gather(padded[j - 1], units)
-                    hidden = activation(pre[j])
-            else:
-                hidden = tf.transpose(xt)
-                for kernel, bias in zip(kernels[:depth], biases[:depth], strict=True):
-                    hidden = activation(hidden @ kernel + bias)
-            rows = d + columns
-            params = tf.matmul(hidden, tf.gather(output_rows, rows), transpose_b=True)
-            params += tf.gather(output_bias, rows)
-            if direct_rows is not None:
-                params += tf.matmul(xt, tf.gather(direct_rows, rows), transpose_a=True,
-                                    transpose_b=True)
-            value = self._draw(params, noise[d])
-            xt = tf.tensor_scatter_nd_update(xt, [[d]], value[None, :])
-            if fast:
-                pre[0] += value[:, None] * kernels[0][d]
-            return p + 1, xt, tuple(pre)
-
-        # pre[j]: the pre-activations of hidden layer j + 1 (the fast path's state).
-        pre = tuple(tf.zeros([n, width], dtype) + bias
-                    for width, bias in zip(self.hidden_units, biases[:depth], strict=True))
-        _, xt, _ = tf.while_loop(lambda p, xt, pre: p < dims, step,
-                                 (tf.constant(0), tf.zeros([dims, n], dtype), pre))
-        return tf.transpose(xt)
-
-    def _sample_graph(self, n, seed, mask_indices, fast, groups):
-        dtype = tf.float64
-        # Philox by name: the same draws on every device (XLA has its own).
-        if isinstance(self.likelihood, likelihoods.Bernoulli):
-            noise = tf.random.stateless_uniform([self.input_dim, n], seed, dtype=dtype,
-                                                alg="philox")
-        else:
-            noise = tf.random.stateless_normal([self.input_dim, n], seed, dtype=dtype,
-                                               alg="philox")
-        picks = tf.random.stateless_uniform([n], seed + 1, maxval=tf.size(mask_indices),
-                                            dtype=tf.int32, alg="philox")
-        components = tf.gather(mask_indices, picks)  # the mask each sample comes from
-
-        def add_mask(i, samples):
-            drawn = self._ancestral(noise, mask_indices[i], fast, groups)
-            return i + 1, tf.where((components == mask_indices[i])[:, None], drawn, samples)
-
-        _, samples = tf.while_loop(lambda i, samples: i < tf.size(mask_indices), add_mask,
-                                   (tf.constant(0), tf.zeros([n, self.input_dim], dtype)))
-        return tf.cast(samples, tf.float32)
 
 
 def _check_dropout(rate) -> float:
@@ -529,22 +420,6 @@ def _check_dropout(rate) -> float:
         raise ValueError(f"dropout must be in [0, 1) (the share of hidden units dropped in "
                          f"training), got {rate}.")
     return rate
-
-
-def _check_hidden_units(hidden_units) -> tuple[int, ...]:
-    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
-        hidden_units = (hidden_units,)
-    try:
-        units = tuple(hidden_units)
-    except TypeError:
-        raise TypeError(
-            f"hidden_units must be a sequence of ints such as (500,), got {hidden_units!r}."
-        ) from None
-    if not units:
-        raise ValueError(
-            "MADE needs at least one hidden layer; got hidden_units=(). Pass e.g. (500,)."
-        )
-    return tuple(_checks.check_positive_int(u, "each entry of hidden_units") for u in units)
 
 
 def _made_likelihood(identifier) -> likelihoods.Likelihood:
