@@ -12,8 +12,8 @@ from scipy import stats
 
 import tfae
 from tfae import likelihoods, masks
+from tfae.choices import MASK_OPS
 from tfae.layers import MaskedDense
-from tfae.layers.masked_dense import MASK_OPS
 from tfae.models.made import MADE
 
 

@@ -29,3 +29,7 @@ SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstr
 
 #: The splits of every dataset: train, valid (to choose settings and stop), test.
 SPLITS = ("train", "valid", "test")
+
+#: How ``tfae.layers.MaskedDense`` (and ``tfae.MADE``) apply a mask: ``kernel * mask``
+#: (a float mask) or ``where(mask, kernel, 0)`` (a boolean mask).
+MASK_OPS = ("multiply", "select")

@@ -217,8 +217,6 @@ def _denoising_args(args, model_args: dict) -> dict:
 
 
 def _made_options(group, defaults: dict) -> None:
-    from tfae.layers.masked_dense import MASK_OPS
-
     _model_option(group, "--hidden-units", "hidden_units", defaults,
                   "comma-separated widths of the masked hidden layers", type=_hidden_units)
     _model_option(group, "--num-masks", "num_masks", defaults,
@@ -233,7 +231,7 @@ def _made_options(group, defaults: dict) -> None:
     _model_option(group, "--dropout", "dropout", defaults,
                   "dropout rate on the hidden units during training, against overfitting "
                   "of wide one-mask networks", type=float)
-    group.add_argument("--mask-op", choices=MASK_OPS, default=None,
+    group.add_argument("--mask-op", choices=choices.MASK_OPS, default=None,
                        help="how the layers apply their masks (default: "
                             f"{MADE_MASK_OP[True]} with --jit-compile, else "
                             f"{MADE_MASK_OP[False]}: the faster of each, as measured in "

@@ -134,9 +134,9 @@ class GaussianNoise(Corruption):
         stddev: float >= 0, the noise standard deviation.
         seed: int or None. Defaults to None.
 
-    Example:
-    >>> GaussianNoise(0.3).corrupt(tf.zeros([2, 3]), seed=0).shape
-    TensorShape([2, 3])
+    Examples:
+        >>> GaussianNoise(0.3).corrupt(tf.zeros([2, 3]), seed=0).shape
+        TensorShape([2, 3])
     """
 
     def __init__(self, stddev: float, seed: int | None = None, **kwargs):
@@ -159,9 +159,9 @@ class SaltAndPepper(Corruption):
         rate: float in [0, 1], the probability that a value is replaced.
         seed: int or None. Defaults to None.
 
-    Example:
-    >>> SaltAndPepper(0.2).corrupt(tf.ones([2, 5]), seed=0).shape
-    TensorShape([2, 5])
+    Examples:
+        >>> SaltAndPepper(0.2).corrupt(tf.ones([2, 5]), seed=0).shape
+        TensorShape([2, 5])
     """
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
@@ -187,9 +187,9 @@ class MaskingNoise(Corruption):
         rate: float in [0, 1], the probability that a value is zeroed.
         seed: int or None. Defaults to None.
 
-    Example:
-    >>> MaskingNoise(0.5).corrupt(tf.ones([2, 5]), seed=0).shape
-    TensorShape([2, 5])
+    Examples:
+        >>> MaskingNoise(0.5).corrupt(tf.ones([2, 5]), seed=0).shape
+        TensorShape([2, 5])
     """
 
     def __init__(self, rate: float, seed: int | None = None, **kwargs):

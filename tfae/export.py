@@ -84,11 +84,11 @@ def saved_model(model, path, part: str = "decoder") -> Path:
         The folder written. Load it with ``tf.saved_model.load(path)`` and call
         ``.signatures[signature_name(part)]``.
 
-    Example:
+    Examples:
 
-    ```python
-    tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
-    ```
+        ```python
+        tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
+        ```
     """
     _check_model_and_part(model, part)
     path = Path(path)

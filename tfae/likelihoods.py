@@ -79,10 +79,10 @@ class Bernoulli(Likelihood):
     levels in (0, 1) are scored by the same cross-entropy (no longer a normalised
     likelihood, as is common for grey-level MNIST).
 
-    Example:
-    >>> head = Bernoulli()
-    >>> head.distribution(tf.zeros([2, 3])).log_prob(tf.ones([2, 3])).shape
-    TensorShape([2])
+    Examples:
+        >>> head = Bernoulli()
+        >>> head.distribution(tf.zeros([2, 3])).log_prob(tf.ones([2, 3])).shape
+        TensorShape([2])
     """
 
     params_per_value = 1
@@ -110,10 +110,10 @@ class Gaussian(Likelihood):
             likelihood cannot collapse onto a single training point. It is part
             of the parameterisation, not a clip. Defaults to 1e-3.
 
-    Example:
-    >>> head = Gaussian(scale="learned")
-    >>> head.params_per_value
-    2
+    Examples:
+        >>> head = Gaussian(scale="learned")
+        >>> head.params_per_value
+        2
     """
 
     def __init__(self, scale: float | str = 1.0, min_scale: float = 1e-3):

@@ -19,7 +19,7 @@ computes its masks with them once, when it is built, and stores them in its laye
 The mask functions only index and compare, so they work on NumPy arrays and,
 unchanged, on TensorFlow tensors.
 
-Example:
+Examples:
     >>> inputs, hidden = made_degrees(3, hidden_units=(4,), hidden_degrees="equal")
     >>> inputs.tolist(), hidden.tolist()
     ([1, 2, 3], [1, 1, 2, 2])
@@ -96,7 +96,7 @@ def input_degrees(input_dim: int, ordering="natural", rng=None) -> np.ndarray:
     Returns:
         int32 array of shape (D,), a permutation of 1..D.
 
-    Example:
+    Examples:
         >>> input_degrees(3, [2, 0, 1]).tolist()
         [2, 3, 1]
     """

@@ -40,11 +40,11 @@ def pixel_mean_nll(x_train, x_test, likelihood="bernoulli") -> np.ndarray:
         ValueError: empty, non-finite or mismatched inputs, or data the
             likelihood cannot score.
 
-    Example:
-    >>> from tfae import datasets
-    >>> x = datasets.load("digits", binarize="threshold")
-    >>> float(pixel_mean_nll(x, x).mean()) > 0
-    True
+    Examples:
+        >>> from tfae import datasets
+        >>> x = datasets.load("digits", binarize="threshold")
+        >>> float(pixel_mean_nll(x, x).mean()) > 0
+        True
     """
     head = likelihoods.get(likelihood)
     train = _checks.as_float_array(x_train, "x_train").astype(np.float64)
@@ -184,12 +184,12 @@ def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,
         ValueError: mismatched, empty or non-finite inputs, or neither sigma
             nor valid_data given.
 
-    Example:
-    >>> rng = np.random.default_rng(0)
-    >>> samples, x_valid, x_test = (rng.uniform(size=(n, 4)) for n in (200, 50, 50))
-    >>> result = parzen_log_likelihood(samples, x_test, valid_data=x_valid)
-    >>> result.sigma == max(result.sigma_scores, key=result.sigma_scores.get)
-    True
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> samples, x_valid, x_test = (rng.uniform(size=(n, 4)) for n in (200, 50, 50))
+        >>> result = parzen_log_likelihood(samples, x_test, valid_data=x_valid)
+        >>> result.sigma == max(result.sigma_scores, key=result.sigma_scores.get)
+        True
     """
     samples_array = _flat_checked(samples, "samples")
     test = _flat_checked(test_data, "test_data")

@@ -17,16 +17,16 @@ Priors that can be described are built from these classes, nested in any way
 - ``tfd.Categorical`` and ``tfd.MixtureSameFamily``, which covers every
   ``tfae.GaussianMixture(...).fit(z).distribution``.
 
-Example:
->>> import tensorflow as tf, tensorflow_probability as tfp
->>> from tfae import priors
->>> tfd = tfp.distributions
->>> prior = tfd.MixtureSameFamily(
-...     tfd.Categorical(logits=[0.0, 1.0]),
-...     tfd.MultivariateNormalDiag(loc=[[-1.0, 0.0], [1.0, 0.0]], scale_diag=[[1.0, 1.0]] * 2))
->>> copy = priors.deserialize(priors.serialize(prior))
->>> float(copy.log_prob([0.5, 0.5])) == float(prior.log_prob([0.5, 0.5]))
-True
+Examples:
+    >>> import tensorflow as tf, tensorflow_probability as tfp
+    >>> from tfae import priors
+    >>> tfd = tfp.distributions
+    >>> prior = tfd.MixtureSameFamily(
+    ...     tfd.Categorical(logits=[0.0, 1.0]),
+    ...     tfd.MultivariateNormalDiag(loc=[[-1.0, 0.0], [1.0, 0.0]], scale_diag=[[1.0, 1.0]] * 2))
+    >>> copy = priors.deserialize(priors.serialize(prior))
+    >>> float(copy.log_prob([0.5, 0.5])) == float(prior.log_prob([0.5, 0.5]))
+    True
 """
 
 from __future__ import annotations

@@ -89,7 +89,7 @@ class DynamicBinarization(keras.utils.PyDataset):
         TypeError: If ``x`` is not numeric or ``batch_size``/``seed`` are not
             integers or ``shuffle`` is not a bool.
 
-    Example:
+    Examples:
         >>> from tfae.datasets import load
         >>> grey = load("digits", split="train")
         >>> batches = DynamicBinarization(grey, batch_size=100, seed=1)

@@ -86,7 +86,7 @@ def load(
             [0, 1].
         TypeError: For arguments of the wrong type.
 
-    Example:
+    Examples:
         >>> x_train = load("digits", split="train")
         >>> x_train.shape
         (1257, 8, 8, 1)

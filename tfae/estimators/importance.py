@@ -179,18 +179,19 @@ def importance_weighted_log_prob(model: LatentVariableModel, x, num_samples: int
     Raises:
         ValueError: empty x, or a count below 1.
 
-    Example:
-    >>> import numpy as np, tensorflow as tf, tensorflow_probability as tfp
-    >>> tfd = tfp.distributions
-    >>> def posterior(x):  # z ~ N(0, 1), x | z ~ N(z, 1): p(z | x) = N(x / 2, 1 / 2)
-    ...     return x / 2, tf.fill(tf.shape(x), 0.5 ** 0.5)
-    >>> def log_likelihood(x, z):  # (samples, batch, 1) -> (samples, batch)
-    ...     return tfd.Normal(z, 1.0).log_prob(x)[..., 0]
-    >>> model = LatentVariableModel(posterior, log_likelihood, tfd.MultivariateNormalDiag([0.0]))
-    >>> x = np.array([[0.0], [1.5]], "float32")
-    >>> exact = tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x[:, 0])  # p(x) = N(0, 2)
-    >>> bool(np.allclose(importance_weighted_log_prob(model, x, 10, seed=0), exact, atol=1e-5))
-    True
+    Examples:
+        >>> import numpy as np, tensorflow as tf, tensorflow_probability as tfp
+        >>> tfd = tfp.distributions
+        >>> def posterior(x):  # z ~ N(0, 1), x | z ~ N(z, 1): p(z | x) = N(x / 2, 1 / 2)
+        ...     return x / 2, tf.fill(tf.shape(x), 0.5 ** 0.5)
+        >>> def log_likelihood(x, z):  # (samples, batch, 1) -> (samples, batch)
+        ...     return tfd.Normal(z, 1.0).log_prob(x)[..., 0]
+        >>> prior = tfd.MultivariateNormalDiag([0.0])
+        >>> model = LatentVariableModel(posterior, log_likelihood, prior)
+        >>> x = np.array([[0.0], [1.5]], "float32")
+        >>> exact = tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x[:, 0])  # p(x) = N(0, 2)
+        >>> bool(np.allclose(importance_weighted_log_prob(model, x, 10, seed=0), exact, atol=1e-5))
+        True
 
     References:
         Burda, Grosse, Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016.
@@ -221,17 +222,17 @@ def elbo(model: LatentVariableModel, x, num_samples: int = 1, seed: int | None =
     Returns:
         float array (batch,), in nats.
 
-    Example:
-    >>> import numpy as np, tensorflow as tf, tensorflow_probability as tfp
-    >>> tfd = tfp.distributions
-    >>> model = LatentVariableModel(  # the exact posterior: the bound is log p(x) itself
-    ...     lambda x: (x / 2, tf.fill(tf.shape(x), 0.5 ** 0.5)),
-    ...     lambda x, z: tfd.Normal(z, 1.0).log_prob(x)[..., 0],
-    ...     tfd.MultivariateNormalDiag([0.0]))
-    >>> x = np.array([[0.0], [1.5]], "float32")
-    >>> bool(np.allclose(elbo(model, x, seed=0), tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x[:, 0]),
-    ...                  atol=1e-5))
-    True
+    Examples:
+        >>> import numpy as np, tensorflow as tf, tensorflow_probability as tfp
+        >>> tfd = tfp.distributions
+        >>> model = LatentVariableModel(  # the exact posterior: the bound is log p(x) itself
+        ...     lambda x: (x / 2, tf.fill(tf.shape(x), 0.5 ** 0.5)),
+        ...     lambda x, z: tfd.Normal(z, 1.0).log_prob(x)[..., 0],
+        ...     tfd.MultivariateNormalDiag([0.0]))
+        >>> x = np.array([[0.0], [1.5]], "float32")
+        >>> bool(np.allclose(elbo(model, x, seed=0), tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x[:, 0]),
+        ...                  atol=1e-5))
+        True
     """
     x, num_samples, batch_size = _check(x, num_samples, batch_size)
     _, sum_log_px_z, sum_log_w = _sums(model, x, num_samples, seed, batch_size, chunk_size)

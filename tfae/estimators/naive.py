@@ -94,16 +94,16 @@ def naive_monte_carlo_log_prob(
             not S, or NaN or +inf log-weights (-inf, p(x, z) = 0, is allowed).
         TypeError: ``log_joint`` is not callable, or ``proposal`` is not a distribution.
 
-    Example:
-    >>> import tensorflow as tf, tensorflow_probability as tfp
-    >>> tfd = tfp.distributions
-    >>> prior = tfd.Normal(0.0, 1.0)                       # z ~ N(0, 1), x | z ~ N(z, 1)
-    >>> x = 0.5
-    >>> estimate = naive_monte_carlo_log_prob(
-    ...     lambda z: prior.log_prob(z) + tfd.Normal(z, 1.0).log_prob(x), prior, 20000, seed=0)
-    >>> exact = tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x)    # p(x) = N(0, 2)
-    >>> abs(float(estimate.log_prob - exact)) < 4 * float(estimate.relative_standard_error)
-    True
+    Examples:
+        >>> import tensorflow as tf, tensorflow_probability as tfp
+        >>> tfd = tfp.distributions
+        >>> prior = tfd.Normal(0.0, 1.0)                       # z ~ N(0, 1), x | z ~ N(z, 1)
+        >>> x = 0.5
+        >>> estimate = naive_monte_carlo_log_prob(
+        ...     lambda z: prior.log_prob(z) + tfd.Normal(z, 1.0).log_prob(x), prior, 20000, seed=0)
+        >>> exact = tfd.Normal(0.0, 2.0 ** 0.5).log_prob(x)    # p(x) = N(0, 2)
+        >>> abs(float(estimate.log_prob - exact)) < 4 * float(estimate.relative_standard_error)
+        True
 
     References:
         The lecture, slide "Estimating likelihood: Naive Monte-Carlo".

@@ -10,10 +10,7 @@ import tensorflow as tf
 from keras import activations, constraints, initializers, ops, regularizers
 
 from tfae import _checks
-
-#: How ``MaskedDense`` applies its mask: ``kernel * mask`` (a float mask) or
-#: ``where(mask, kernel, 0)`` (a boolean mask).
-MASK_OPS = ("multiply", "select")
+from tfae.choices import MASK_OPS
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -56,7 +53,7 @@ class MaskedDense(keras.layers.Layer):
             to ``"multiply"``.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> layer = MaskedDense(2, num_masks=2)
         >>> layer.build((None, 3))

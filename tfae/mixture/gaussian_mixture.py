@@ -117,17 +117,17 @@ class GaussianMixture(Estimator):
         ValueError: an invalid setting (the message names it and the accepted values).
         TypeError: a setting of the wrong type.
 
-    Example:
-    >>> import numpy as np, tfae
-    >>> rng = np.random.default_rng(0)
-    >>> x = np.concatenate([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (200, 2))])
-    >>> gmm = tfae.GaussianMixture(n_components=2, random_state=0).fit(x)
-    >>> np.sort(gmm.means_[:, 0]).round(0)
-    array([-3.,  3.])
-    >>> gmm.predict_proba(x[:2]).sum(axis=1)
-    array([1., 1.])
-    >>> gmm.distribution.log_prob(x[:3]).shape
-    TensorShape([3])
+    Examples:
+        >>> import numpy as np, tfae
+        >>> rng = np.random.default_rng(0)
+        >>> x = np.concatenate([rng.normal(-3, 1, (200, 2)), rng.normal(3, 1, (200, 2))])
+        >>> gmm = tfae.GaussianMixture(n_components=2, random_state=0).fit(x)
+        >>> np.sort(gmm.means_[:, 0]).round(0)
+        array([-3.,  3.])
+        >>> gmm.predict_proba(x[:2]).sum(axis=1)
+        array([1., 1.])
+        >>> gmm.distribution.log_prob(x[:3]).shape
+        TensorShape([3])
 
     References:
         Bishop, "Pattern Recognition and Machine Learning", section 9.2 (2006).

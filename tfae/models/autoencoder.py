@@ -51,14 +51,14 @@ class Autoencoder(UnsupervisedModel):
             linear. Defaults to None.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).
 
-    Example:
-    >>> import tfae, keras
-    >>> x = tfae.datasets.load("digits", binarize="threshold")
-    >>> model = tfae.Autoencoder(input_shape=(8, 8, 1), latent_dim=16)
-    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> history = model.fit(x, epochs=2, batch_size=64, verbose=0)
-    >>> model.reconstruct(x[:5]).shape
-    TensorShape([5, 8, 8, 1])
+    Examples:
+        >>> import tfae, keras
+        >>> x = tfae.datasets.load("digits", binarize="threshold")
+        >>> model = tfae.Autoencoder(input_shape=(8, 8, 1), latent_dim=16)
+        >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> history = model.fit(x, epochs=2, batch_size=64, verbose=0)
+        >>> model.reconstruct(x[:5]).shape
+        TensorShape([5, 8, 8, 1])
 
     References:
         Goodfellow, Bengio, Courville, "Deep Learning", chapter 14 (2016).

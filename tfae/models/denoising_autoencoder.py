@@ -64,14 +64,14 @@ class DenoisingAutoencoder(Autoencoder):
             ``likelihood``, ``architecture``, ``activation``,
             ``latent_activation``) and of ``keras.Model``.
 
-    Example:
-    >>> import tfae
-    >>> x = tfae.datasets.load("digits", binarize="threshold")
-    >>> dae = tfae.DenoisingAutoencoder((8, 8, 1), 32, corruption=("salt_and_pepper", 0.2))
-    >>> dae.compile(optimizer="adam")
-    >>> _ = dae.fit(x, epochs=2, verbose=0)
-    >>> dae.sample_chain(num_chains=4, num_steps=10, seed=0).shape
-    TensorShape([10, 4, 8, 8, 1])
+    Examples:
+        >>> import tfae
+        >>> x = tfae.datasets.load("digits", binarize="threshold")
+        >>> dae = tfae.DenoisingAutoencoder((8, 8, 1), 32, corruption=("salt_and_pepper", 0.2))
+        >>> dae.compile(optimizer="adam")
+        >>> _ = dae.fit(x, epochs=2, verbose=0)
+        >>> dae.sample_chain(num_chains=4, num_steps=10, seed=0).shape
+        TensorShape([10, 4, 8, 8, 1])
 
     References:
         Vincent et al., "Extracting and composing robust features with denoising

@@ -96,7 +96,7 @@ class MADE(UnsupervisedModel):
             (``docs/benchmarks.md``). Defaults to ``"multiply"``.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).
 
-    Example:
+    Examples:
         >>> import tfae, keras
         >>> x = tfae.datasets.load("digits", binarize="threshold", flatten=True)
         >>> model = tfae.MADE(input_dim=64, hidden_units=(64,), seed=0)

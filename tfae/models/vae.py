@@ -98,18 +98,18 @@ class VAE(UnsupervisedModel):
             above). Defaults to None.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).
 
-    Example:
-    >>> import tfae, keras
-    >>> x = tfae.datasets.load("digits", binarize="threshold")
-    >>> vae = tfae.VAE(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(64,), seed=0)
-    >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> history = vae.fit(x, epochs=2, batch_size=64, verbose=0)
-    >>> sorted(history.history)
-    ['kl', 'loss', 'reconstruction']
-    >>> vae.elbo(x[:5], seed=0).shape, vae.log_prob(x[:5], num_samples=100, seed=0).shape
-    (TensorShape([5]), TensorShape([5]))
-    >>> vae.sample(3, seed=0).shape
-    TensorShape([3, 8, 8, 1])
+    Examples:
+        >>> import tfae, keras
+        >>> x = tfae.datasets.load("digits", binarize="threshold")
+        >>> vae = tfae.VAE(input_shape=(8, 8, 1), latent_dim=4, hidden_units=(64,), seed=0)
+        >>> vae.compile(optimizer=keras.optimizers.Adam(1e-3))
+        >>> history = vae.fit(x, epochs=2, batch_size=64, verbose=0)
+        >>> sorted(history.history)
+        ['kl', 'loss', 'reconstruction']
+        >>> vae.elbo(x[:5], seed=0).shape, vae.log_prob(x[:5], num_samples=100, seed=0).shape
+        (TensorShape([5]), TensorShape([5]))
+        >>> vae.sample(3, seed=0).shape
+        TensorShape([3, 8, 8, 1])
 
     References:
         Kingma, Welling, "Auto-Encoding Variational Bayes", ICLR 2014.

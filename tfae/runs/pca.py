@@ -24,11 +24,11 @@ class PrincipalComponents:
         components: array (dims, D), orthonormal rows, in decreasing order of the
             variance of the data along them.
 
-    Example:
-    >>> x = np.random.default_rng(0).normal(size=(100, 5))
-    >>> pca = PrincipalComponents.fit(x, 2)
-    >>> pca.project(x).shape, pca.reconstruct(pca.project(x)).shape
-    ((100, 2), (100, 5))
+    Examples:
+        >>> x = np.random.default_rng(0).normal(size=(100, 5))
+        >>> pca = PrincipalComponents.fit(x, 2)
+        >>> pca.project(x).shape, pca.reconstruct(pca.project(x)).shape
+        ((100, 2), (100, 5))
     """
 
     mean: np.ndarray

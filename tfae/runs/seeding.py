@@ -35,15 +35,15 @@ def seeded(seed: int, deterministic: bool = False):
             (and off again after it, unless it was on before). Keras then compiles
             without XLA. Defaults to False: op determinism stays as it was.
 
-    Example:
-    >>> state = np.random.get_state()[1].copy()
-    >>> with seeded(3):
-    ...     first = np.random.uniform()
-    >>> with seeded(3):
-    ...     bool(np.random.uniform() == first)
-    True
-    >>> bool((np.random.get_state()[1] == state).all())
-    True
+    Examples:
+        >>> state = np.random.get_state()[1].copy()
+        >>> with seeded(3):
+        ...     first = np.random.uniform()
+        >>> with seeded(3):
+        ...     bool(np.random.uniform() == first)
+        True
+        >>> bool((np.random.get_state()[1] == state).all())
+        True
     """
     import tensorflow as tf
 
