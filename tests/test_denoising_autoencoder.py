@@ -96,24 +96,6 @@ def test_the_corruption_layers_own_seed_seeds_the_corruption_draws(binary_digits
     assert not np.array_equal(training_losses(seed=5), training_losses(seed=0))
 
 
-def test_validation_does_not_change_the_training_draws(binary_digits):
-    x, x_val = binary_digits[0][:128], binary_digits[1][:64]
-    weights = []
-    for validation_data in (None, x_val):
-        model = _model(walkback_steps=2)
-        model.compile(optimizer="adam")
-        history = model.fit(x, validation_data=validation_data, epochs=2, batch_size=64,
-                            verbose=0).history
-        weights.append(model.get_weights())
-    for without, with_validation in zip(*weights, strict=True):
-        np.testing.assert_array_equal(without, with_validation)
-    # Each evaluation (of the same batches) draws the same noise.
-    evaluations = [model.evaluate(x_val, batch_size=64, verbose=0, return_dict=True)
-                   for _ in range(2)]
-    assert evaluations[0] == evaluations[1]
-    assert evaluations[0]["loss"] == history["val_loss"][-1]
-
-
 def test_chains_are_reproducible_and_shaped_as_documented(trained_dae, binary_digits):
     chain = trained_dae.sample_chain(num_chains=5, num_steps=7, seed=11)
     assert chain.shape == (7, 5, 8, 8, 1)

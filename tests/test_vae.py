@@ -67,26 +67,6 @@ def test_loss_is_reconstruction_plus_beta_times_kl(trained_vae, binary_digits):
     assert weighted.get_config()["beta"] == 2.0
 
 
-def test_validation_does_not_change_the_training_draws(binary_digits):
-    x, x_val = binary_digits[0][:256], binary_digits[1][:64]
-    weights = []
-    for validation_data in (None, x_val):
-        keras.utils.set_random_seed(1)
-        model = tfae.VAE((8, 8, 1), latent_dim=2, hidden_units=(8,), seed=3)
-        model.compile(optimizer="adam")
-        history = model.fit(x, validation_data=validation_data, epochs=2, batch_size=64,
-                            verbose=0).history
-        weights.append(model.get_weights())
-    for without, with_validation in zip(*weights, strict=True):
-        np.testing.assert_array_equal(without, with_validation)
-    # Each evaluation (of the same batches) draws the same z: val_loss is comparable
-    # across epochs.
-    evaluations = [model.evaluate(x_val, batch_size=64, verbose=0, return_dict=True)
-                   for _ in range(2)]
-    assert evaluations[0] == evaluations[1]
-    assert evaluations[0]["loss"] == history["val_loss"][-1]
-
-
 def test_analytic_kl_equals_a_large_monte_carlo_estimate(trained_vae, binary_digits):
     model, _ = trained_vae
     x = binary_digits[1][:40]
