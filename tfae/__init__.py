@@ -17,45 +17,29 @@ The package follows the lecture's table of contents:
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
 - ``tfae.export``: encoders and decoders as SavedModel and LiteRT files.
 
-Submodules and models are imported on first use, so ``import tfae`` (and the
-command line's ``--help``) does not start TensorFlow until a model or a module that
-needs it is touched.
+``import tfae`` imports the models (and so TensorFlow): Keras finds the classes of a
+``.keras`` file only among the classes registered by imported modules, so
+``keras.models.load_model`` of a tfae model works in any process that imported tfae.
 """
 
-import importlib
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # what type checkers and the API reference see; imported lazily below
-    from tfae import (
-        choices,
-        corruption,
-        datasets,
-        estimators,
-        export,
-        layers,
-        likelihoods,
-        masks,
-        metrics,
-        mixture,
-        plotting,
-        priors,
-    )
-    from tfae.mixture import GaussianMixture
-    from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder
+from tfae import (
+    choices,
+    corruption,
+    datasets,
+    estimators,
+    export,
+    layers,
+    likelihoods,
+    masks,
+    metrics,
+    mixture,
+    plotting,
+    priors,
+)
+from tfae.mixture import GaussianMixture
+from tfae.models import MADE, VAE, Autoencoder, DenoisingAutoencoder
 
 __version__ = "0.1.0"
-
-#: Public name -> the module that defines it (a module itself when the name is one).
-_LAZY = {
-    "MADE": "tfae.models",
-    "VAE": "tfae.models",
-    "Autoencoder": "tfae.models",
-    "DenoisingAutoencoder": "tfae.models",
-    "GaussianMixture": "tfae.mixture",
-    **{name: f"tfae.{name}" for name in (
-        "choices", "corruption", "datasets", "estimators", "export", "layers", "likelihoods",
-        "masks", "metrics", "mixture", "plotting", "priors")},
-}
 
 __all__ = [
     "MADE",
@@ -77,16 +61,3 @@ __all__ = [
     "priors",
     "__version__",
 ]
-
-
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'tfae' has no attribute {name!r}")
-    module = importlib.import_module(_LAZY[name])
-    value = module if _LAZY[name] == f"tfae.{name}" else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))

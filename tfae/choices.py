@@ -1,8 +1,8 @@
-"""The named choices of tfae's settings, in one module that imports nothing heavy.
+"""The named choices of tfae's settings, in one module.
 
 Each library module that takes one of these settings imports its tuple from here
 (so the values are written once), and the command line builds its ``choices`` and
-help texts from the same tuples without starting TensorFlow.
+help texts from the same tuples.
 """
 
 #: How ``tfae.datasets`` / ``tfae train`` binarize grey levels; "dynamic" redraws a

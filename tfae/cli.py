@@ -16,16 +16,12 @@
 
 Choices and defaults come from the library: ``tfae.choices``, ``tfae.masks``,
 ``TrainConfig``, the run specs (``tfae.runs.MODELS``) and the models' constructors.
-A model's options are added to its ``tfae train MODEL`` parser when that parser is
-used, because reading a model's constructor imports TensorFlow: ``tfae --help``,
-``tfae train --help`` and ``tfae evaluate --help`` start none.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import inspect
 import json
 import sys
@@ -48,29 +44,6 @@ _MODEL_ARG = "model_args."
 
 #: How the help names a constructor default of None (the model chooses).
 _MODEL_DEFAULT = "the model's"
-
-
-class _LazyParser(argparse.ArgumentParser):
-    """A parser whose arguments are added when it is first used (``populate``)."""
-
-    populate = None
-
-    def _ready(self) -> None:
-        if self.populate is not None:
-            populate, self.populate = self.populate, None
-            populate(self)
-
-    def parse_known_args(self, args=None, namespace=None):
-        self._ready()
-        return super().parse_known_args(args, namespace)
-
-    def format_usage(self):
-        self._ready()
-        return super().format_usage()
-
-    def format_help(self):
-        self._ready()
-        return super().format_help()
 
 
 def _hidden_units(text: str) -> tuple[int, ...]:
@@ -301,11 +274,10 @@ def _train_config(args) -> runs.TrainConfig:
 def _add_train_parser(commands) -> None:
     train = commands.add_parser("train", help="train a model and write its run folder",
                                 description="Train a model and write its run folder.")
-    models = train.add_subparsers(dest="model", required=True, metavar="MODEL",
-                                  parser_class=_LazyParser)
+    models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     for name, spec in runs.MODELS.items():
         parser = models.add_parser(name, help=spec.summary, description=f"Train {spec.summary}.")
-        parser.populate = functools.partial(_add_train_arguments, spec=spec)
+        _add_train_arguments(parser, spec=spec)
 
 
 def _add_evaluate_parser(commands) -> None:

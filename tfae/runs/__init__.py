@@ -18,8 +18,7 @@ Every kind of model has one ``ModelSpec`` (``MODELS``), through which ``train``,
 - ``data``, ``figures``: a run's splits and its figures.
 - ``commands``: ``train``, ``evaluate``, ``sample``, ``export``, ``score``.
 
-Importing ``tfae.runs`` starts no TensorFlow (the functions that need it import it),
-so the command line builds its ``--help`` from ``TrainConfig`` and ``MODELS``.
+The command line builds its ``--help`` from ``TrainConfig`` and ``MODELS``.
 """
 
 from tfae.choices import BINARIZATIONS

@@ -3,8 +3,8 @@
 ``tfae.runs.train``, ``evaluate``, ``sample`` and ``export`` handle every kind of
 model alike, through its spec: they never ask which model a run holds. A spec says
 which ``TrainConfig`` fields its kind uses, and how to build, fit, score, save,
-load, sample and draw the model. Importing a spec starts no TensorFlow: the command
-line reads them to build its ``--help``.
+load, sample and draw the model. The command line reads the specs to build its
+options and ``--help``.
 """
 
 from __future__ import annotations
