@@ -5,13 +5,12 @@ from __future__ import annotations
 import functools
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfae import _checks, estimators, likelihoods, priors
 from tfae.choices import KL_METHODS
-from tfae.models import builders
+from tfae.models import builders, vae_latent
 from tfae.models.base import UnsupervisedModel
 
 tfd = tfp.distributions
@@ -367,58 +366,19 @@ class VAE(UnsupervisedModel):
                        self.compute_dtype)
 
     def interpolate(self, x_a, x_b, num_steps: int = 10):
-        """Decodes the straight line between the posterior means of ``x_a`` and ``x_b``.
-
-        Args:
-            x_a: one example (*input_shape) or a batch (n, *input_shape).
-            x_b: the same shape as ``x_a``.
-            num_steps: int >= 2, points on the line, both ends included. Defaults to 10.
-
-        Returns:
-            The means E[x | z_t] at z_t = (1 - t) E[z | x_a] + t E[z | x_b],
-            t = 0, ..., 1: shape (num_steps, *input_shape) for single examples,
-            (n, num_steps, *input_shape) for batches.
-        """
-        num_steps = _checks.check_positive_int(num_steps, "num_steps", minimum=2)
-        single = np.ndim(x_a) == len(self.event_shape)
-        ends = [self.check_shape(_checks.as_float_array(value, name)[None] if single else value,
-                                 name) for name, value in (("x_a", x_a), ("x_b", x_b))]
-        if ends[0].shape != ends[1].shape:
-            raise ValueError(f"x_a and x_b must have the same shape, got {ends[0].shape} "
-                             f"and {ends[1].shape}.")
-        (loc_a, _), (loc_b, _) = (self.posterior_parameters(end) for end in ends)
-        t = tf.linspace(tf.constant(0.0, loc_a.dtype), 1.0, num_steps)[None, :, None]
-        z = (1.0 - t) * loc_a[:, None] + t * loc_b[:, None]  # (n, steps, latent)
-        means = self.decode(tf.reshape(z, [-1, self.latent_dim])).mean()
-        means = tf.reshape(means, [-1, num_steps, *self.event_shape])
-        return means[0] if single else means
+        """Decodes the straight line between the posterior means of ``x_a`` and ``x_b``
+        (``tfae.models.vae_latent.interpolate``, which documents the arguments)."""
+        return vae_latent.interpolate(self, x_a, x_b, num_steps)
 
     def active_units(self, x, threshold: float = 1e-2, batch_size: int = 1000):
-        """Counts the active units of z (Burda et al. 2016).
-
-        Unit u is active when A_u = Cov_x(E_{q(u|x)}[u]) > ``threshold``: its
-        posterior mean varies with x. An inactive unit has collapsed onto the prior
-        and carries no information about x.
-
-        Args:
-            x: array of examples (batch >= 2, *input_shape), e.g. the test set.
-            threshold: float >= 0. Defaults to 1e-2.
-            batch_size: int, examples per encoder call. Defaults to 1000.
+        """Counts the active units of z, those whose posterior mean varies with x
+        (``tfae.models.vae_latent.active_units``, which documents the arguments).
 
         Returns:
-            ``(count, variances)``: the number of active units (int) and A_u for each
-            unit (float64 array (latent_dim,)).
+            ``(count, variances)``: the number of active units and the variance of
+            each unit's posterior mean over ``x``.
         """
-        threshold = _checks.check_number(threshold, "threshold")
-        x = self.check_shape(x)
-        if len(x) < 2:
-            raise ValueError("active_units needs at least 2 examples to measure a variance.")
-        batch_size = _checks.check_positive_int(batch_size, "batch_size")
-        loc = np.concatenate([self._posterior_parameters(tf.constant(
-            x[start:start + batch_size], self.compute_dtype))[0].numpy()
-            for start in range(0, len(x), batch_size)])
-        variances = np.var(loc.astype(np.float64), axis=0)
-        return int((variances > threshold).sum()), variances
+        return vae_latent.active_units(self, x, threshold, batch_size)
 
     # ------------------------------------------------------------------ saving
 
