@@ -2,8 +2,7 @@
 
 They are built from ``model_args``, trained by ``Model.fit`` with Adam and early
 stopping on the validation loss, scored by ``Model.evaluate`` beside the
-per-pixel-mean model, and saved as ``model.keras``. Keras is imported inside the
-methods that use it: the command line reads these specs without starting TensorFlow.
+per-pixel-mean model, and saved as ``model.keras``.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ import math
 from pathlib import Path
 from types import MappingProxyType
 
+import keras
 import numpy as np
 
 import tfae
@@ -29,8 +29,6 @@ def load_model(folder):
     Raises:
         ValueError: the folder holds no ``model.keras``.
     """
-    import keras
-
     path = Path(folder) / "model.keras"
     if not path.is_file():
         raise ValueError(f"{folder} holds no model.keras; pass the --out folder of `tfae train` "
@@ -51,8 +49,6 @@ class KerasSpec(ModelSpec):
         return self.model_class(event_shape, **config.model_args)
 
     def fit(self, model, config, splits: dict) -> dict:
-        import keras
-
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       steps_per_execution=config.steps_per_execution,
                       jit_compile=config.jit_compile)
@@ -95,6 +91,9 @@ class KerasSpec(ModelSpec):
 
     def load(self, folder):
         return load_model(folder)
+
+    def sample(self, model, num_samples: int, seed: int, **options):
+        return np.asarray(model.sample(num_samples, seed=seed))
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         originals = splits["test"][:10]
@@ -157,9 +156,6 @@ class MADESpec(KerasSpec):
     def build(self, config, event_shape: tuple):
         return tfae.MADE(math.prod(event_shape), **config.model_args)
 
-    def sample(self, model, num_samples: int, seed: int, **options):
-        return np.asarray(model.sample(num_samples, seed=seed))
-
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         """The lecture's MADE figure: samples beside their nearest training examples."""
         figures.write_samples(self.sample(model, 10, seed), splits["train"],
@@ -187,9 +183,6 @@ class VAESpec(KerasSpec):
         log_prob = np.mean(model.log_prob(x, num_samples=importance_samples, seed=seed).numpy())
         return {**super().score(model, x, x_train, seed, batch_size), "elbo": float(elbo),
                 "iw_nll": -float(log_prob), "importance_samples": int(importance_samples)}
-
-    def sample(self, model, num_samples: int, seed: int, **options):
-        return np.asarray(model.sample(num_samples, seed=seed))
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         """Originals above reconstructions; samples (draws and means of p(x | z), beside

@@ -1,8 +1,4 @@
-"""Seeding a run for its duration only: ``seeded`` restores what it changed.
-
-TensorFlow is imported when a block is seeded, not with this module: the command
-line imports ``tfae.runs`` to build its ``--help``.
-"""
+"""Seeding a run for its duration only: ``seeded`` restores what it changed."""
 
 from __future__ import annotations
 
@@ -10,7 +6,13 @@ import contextlib
 import random
 import warnings
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+# TensorFlow has a public switch to turn op determinism on, none to read it or to turn
+# it off; Keras reads it here too (keras.src.trainers.trainer.model_supports_jit).
+from tensorflow.python.framework import config as tf_config
 
 from tfae import _checks
 
@@ -45,12 +47,6 @@ def seeded(seed: int, deterministic: bool = False):
         >>> bool((np.random.get_state()[1] == state).all())
         True
     """
-    import tensorflow as tf
-
-    # TensorFlow has a public switch to turn op determinism on, none to read it or to
-    # turn it off; Keras reads it here too (keras.src.trainers.trainer.model_supports_jit).
-    from tensorflow.python.framework import config as tf_config
-
     seed = _checks.check_positive_int(seed, "seed", minimum=0)
     deterministic = _checks.check_bool(deterministic, "deterministic")
     python_state, numpy_state = random.getstate(), np.random.get_state()
@@ -75,9 +71,6 @@ def seed_everything(seed: int) -> None:
     """Deprecated: seeds every generator and turns TensorFlow's op determinism on for
     the whole process (after which Keras refuses ``jit_compile=True``). Use
     ``with tfae.runs.seeded(seed, deterministic=True):``, which restores both."""
-    import keras
-    import tensorflow as tf
-
     warnings.warn("tfae.runs.seed_everything changes process-wide state and is deprecated; "
                   "use `with tfae.runs.seeded(seed, deterministic=True):`, which restores it.",
                   DeprecationWarning, stacklevel=2)
