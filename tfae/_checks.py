@@ -53,6 +53,12 @@ def check_unit_interval(x: np.ndarray, name: str = "x") -> None:
 
 
 def check_example_shape(x: np.ndarray, expected: tuple, name: str = "x") -> None:
+    if tuple(x.shape) == tuple(expected):
+        raise ValueError(
+            f"{name} has the shape of one example {tuple(expected)} but no batch axis; "
+            f"add a batch axis, e.g. {name}[None], which has shape (1, "
+            f"{', '.join(str(d) for d in expected)})."
+        )
     if tuple(x.shape[1:]) != tuple(expected):
         raise ValueError(
             f"{name} has examples of shape {tuple(x.shape[1:])} (array shape {x.shape}), "

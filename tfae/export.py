@@ -19,24 +19,30 @@ that fails leaves nothing half-written.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
+from tfae._checks import check_bool
 from tfae._io import atomic_file, atomic_folder
 from tfae.choices import SIGNATURES
 
 
-def _check_model_and_part(model, part: str) -> None:
-    if part not in SIGNATURES:
+def _check_model_and_part(model, part: str, path) -> Path:
+    """Checks the arguments of an export and returns ``path`` as a Path."""
+    if not isinstance(part, str) or part not in SIGNATURES:
         raise ValueError(f"Unknown part {part!r}; choose one of {tuple(SIGNATURES)}.")
     if not all(hasattr(model, name) for name in ("encoder", "decoder", "latent_dim")):
         raise TypeError(
-            f"export needs a tfae model with an encoder and a decoder (e.g. tfae.Autoencoder), "
-            f"got {type(model).__name__}."
+            f"model must be a tfae model with an encoder and a decoder (e.g. "
+            f"tfae.Autoencoder), got {type(model).__name__}."
         )
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise TypeError(f"path must be a file or folder path (str or os.PathLike), got {path!r}.")
+    return Path(path)
 
 
 def signature_name(part: str) -> str:
@@ -90,8 +96,7 @@ def saved_model(model, path, part: str = "decoder") -> Path:
         tfae.export.saved_model(model, "decoder_savedmodel", part="decoder")
         ```
     """
-    _check_model_and_part(model, part)
-    path = Path(path)
+    path = _check_model_and_part(model, part, path)
     with atomic_folder(path, overwrite=True) as staging:
         _write_saved_model(model, part, staging)
     return path
@@ -116,10 +121,11 @@ def tflite(model, path, part: str = "decoder", optimize: bool = False) -> Path:
     Returns:
         The file written.
     """
-    _check_model_and_part(model, part)
-    path = Path(path)
+    path = _check_model_and_part(model, part, path)
+    optimize = check_bool(optimize, "optimize")
     if path.suffix != ".tflite":
-        raise ValueError(f"LiteRT files end in .tflite, got {path.name!r}; rename the output.")
+        raise ValueError(
+            f"LiteRT files end in .tflite, got path {path.name!r}; rename the output.")
     with tempfile.TemporaryDirectory() as scratch, atomic_file(path) as staged:
         saved = Path(scratch) / "saved_model"
         _write_saved_model(model, part, saved)

@@ -44,6 +44,16 @@ class Likelihood:
         """Raises ValueError if ``x`` cannot be scored by this likelihood."""
         _checks.check_finite(x, name)
 
+    def in_support(self, x):
+        """Returns a scalar bool tensor: whether this likelihood can score every finite
+        value of ``x``, computed in-graph (also under XLA) on batches that
+        ``check_data`` cannot see in advance (datasets, generators)."""
+        return tf.constant(True)
+
+    def support_problem(self) -> str:
+        """The end of the message for data outside ``in_support``, after its name."""
+        return "holds values this likelihood cannot score"
+
     def get_config(self) -> dict:
         return {}
 
@@ -94,6 +104,13 @@ class Bernoulli(Likelihood):
         super().check_data(x, name)
         _checks.check_unit_interval(x, name)
 
+    def in_support(self, x):
+        return tf.logical_and(tf.reduce_min(x) >= 0, tf.reduce_max(x) <= 1)
+
+    def support_problem(self) -> str:
+        return ("lies outside [0, 1], which a Bernoulli likelihood cannot score; rescale it "
+                "(e.g. x / 255) or use likelihood='gaussian'")
+
 
 @keras.saving.register_keras_serializable(package="tfae")
 class Gaussian(Likelihood):
@@ -110,6 +127,12 @@ class Gaussian(Likelihood):
             likelihood cannot collapse onto a single training point. It is part
             of the parameterisation, not a clip. Defaults to 1e-3.
 
+    Raises:
+        TypeError: if ``scale`` is neither a number nor ``"learned"``, or
+            ``min_scale`` is not a number (a bool is neither).
+        ValueError: if ``scale`` is another string, or either is not a finite
+            number > 0.
+
     Examples:
         >>> head = Gaussian(scale="learned")
         >>> head.params_per_value
@@ -122,14 +145,15 @@ class Gaussian(Likelihood):
                 raise ValueError(
                     f"Gaussian scale must be a positive number or 'learned', got {scale!r}."
                 )
-        elif not (isinstance(scale, (int, float)) and np.isfinite(scale) and scale > 0):
-            raise ValueError(
-                f"Gaussian scale must be a positive finite number or 'learned', got {scale!r}."
+        elif isinstance(scale, bool) or not isinstance(
+                scale, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"Gaussian scale must be a positive number or 'learned', got {scale!r}."
             )
-        if not (isinstance(min_scale, (int, float)) and min_scale > 0):
-            raise ValueError(f"min_scale must be a positive number, got {min_scale!r}.")
-        self.scale = scale if isinstance(scale, str) else float(scale)
-        self.min_scale = float(min_scale)
+        else:
+            scale = _checks.check_number(scale, "Gaussian scale", strict=True)
+        self.scale = scale
+        self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
 
     @property
     def learned(self) -> bool:

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tfae import _checks
+
 ORDERINGS = ("natural", "reversed", "random")
 HIDDEN_DEGREES = ("random", "equal")
 
@@ -43,7 +45,33 @@ HIDDEN_DEGREES = ("random", "equal")
 
 
 def _generator(rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is not None:
+        _checks.check_positive_int(rng, "rng", minimum=0)
+    return np.random.default_rng(rng)
+
+
+def _check_degrees(degrees, name: str):
+    """Returns ``degrees`` (a NumPy array or, unchanged, a TensorFlow tensor) after
+    checking that it is a non-empty vector of integers."""
+    if isinstance(degrees, (str, bytes)) or degrees is None:
+        raise TypeError(f"{name} must be a vector of integer degrees, got {degrees!r}.")
+    dtype = getattr(degrees, "dtype", None)
+    if hasattr(dtype, "is_integer"):  # a TensorFlow tensor or variable
+        rank, integer, size = degrees.shape.rank, dtype.is_integer, degrees.shape.num_elements()
+    else:
+        degrees = np.asarray(degrees)
+        rank, size = degrees.ndim, degrees.size
+        integer = np.issubdtype(degrees.dtype, np.integer)
+    if not integer:
+        raise TypeError(f"{name} must hold integer degrees, got dtype {dtype or degrees.dtype}.")
+    if rank != 1 or size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty vector of degrees (one per unit), got shape "
+            f"{tuple(degrees.shape)}."
+        )
+    return degrees
 
 
 def check_ordering(ordering, input_dim: int):
@@ -96,10 +124,15 @@ def input_degrees(input_dim: int, ordering="natural", rng=None) -> np.ndarray:
     Returns:
         int32 array of shape (D,), a permutation of 1..D.
 
+    Raises:
+        ValueError: ``input_dim`` < 1, or a bad ``ordering`` (see ``check_ordering``).
+        TypeError: ``input_dim`` or ``rng`` is not an integer.
+
     Examples:
         >>> input_degrees(3, [2, 0, 1]).tolist()
         [2, 3, 1]
     """
+    input_dim = _checks.check_positive_int(input_dim, "input_dim")
     ordering = check_ordering(ordering, input_dim)
     if ordering == "natural":
         order = np.arange(input_dim)
@@ -116,6 +149,7 @@ def input_degrees(input_dim: int, ordering="natural", rng=None) -> np.ndarray:
 
 def generation_order(degrees) -> np.ndarray:
     """Returns the dimensions sorted by degree: the order in which they are sampled."""
+    degrees = _check_degrees(degrees, "degrees")
     return np.argsort(np.asarray(degrees), kind="stable").astype(np.int32)
 
 
@@ -139,10 +173,21 @@ def hidden_degrees(units: int, previous_degrees, input_dim: int, method: str = "
 
     Returns:
         int32 array of shape (units,).
+
+    Raises:
+        ValueError: an unknown ``method``, a count below 1, ``input_dim`` < 2, or
+            ``previous_degrees`` that is not a non-empty vector.
+        TypeError: a count or a degree that is not an integer.
     """
-    if method not in HIDDEN_DEGREES:
-        raise ValueError(f"hidden_degrees must be one of {HIDDEN_DEGREES}, got {method!r}.")
+    if not isinstance(method, str) or method not in HIDDEN_DEGREES:
+        raise ValueError(
+            f"hidden_degrees must be one of {HIDDEN_DEGREES} (argument method), got {method!r}.")
+    units = _checks.check_positive_int(units, "units")
+    input_dim = _checks.check_positive_int(input_dim, "input_dim")
+    previous_degrees = _check_degrees(previous_degrees, "previous_degrees")
     low, high = int(np.min(previous_degrees)), input_dim - 1
+    if low < 1:
+        raise ValueError(f"previous_degrees must be >= 1 (degrees start at 1), got {low}.")
     if high < low:
         raise ValueError(
             f"no hidden degree fits in [{low}, {high}]: MADE needs input_dim >= 2 "
@@ -167,7 +212,17 @@ def made_degrees(input_dim: int, hidden_units, ordering="natural",
 
     Returns:
         list of int32 arrays.
+
+    Raises:
+        ValueError: ``input_dim`` < 2, an empty ``hidden_units`` or a width below 1,
+            or a bad ``ordering`` or ``hidden_degrees``.
+        TypeError: a count that is not an integer.
     """
+    input_dim = _checks.check_positive_int(input_dim, "input_dim", minimum=2)
+    hidden_units = _checks.check_hidden_units(hidden_units)
+    if not isinstance(hidden_degrees, str) or hidden_degrees not in HIDDEN_DEGREES:
+        raise ValueError(
+            f"hidden_degrees must be one of {HIDDEN_DEGREES}, got {hidden_degrees!r}.")
     generator = _generator(rng)
     degrees = [input_degrees(input_dim, ordering, generator)]
     for units in hidden_units:
@@ -185,11 +240,15 @@ _hidden = hidden_degrees  # the argument of made_degrees hides the function's na
 
 def hidden_mask(in_degrees, out_degrees):
     """Mask of a hidden layer: k -> k' when m(k') >= m(k). Boolean, shape (in, out)."""
+    in_degrees = _check_degrees(in_degrees, "in_degrees")
+    out_degrees = _check_degrees(out_degrees, "out_degrees")
     return out_degrees[None, :] >= in_degrees[:, None]
 
 
 def output_mask(hidden_degrees, input_degrees):
     """Mask of the output layer: hidden k -> output d when m^0(d) > m^L(k), strictly."""
+    hidden_degrees = _check_degrees(hidden_degrees, "hidden_degrees")
+    input_degrees = _check_degrees(input_degrees, "input_degrees")
     return input_degrees[None, :] > hidden_degrees[:, None]
 
 
@@ -209,7 +268,18 @@ def made_masks(degrees) -> list:
 
     Returns:
         list of L + 1 boolean masks, shapes (D, H_1), ..., (H_{L-1}, H_L), (H_L, D).
+
+    Raises:
+        ValueError, TypeError: ``degrees`` is not a list of two or more vectors of
+            integer degrees.
     """
+    if isinstance(degrees, (str, bytes)) or not isinstance(degrees, (list, tuple)) \
+            or len(degrees) < 2:
+        raise TypeError(
+            f"degrees must be a list [inputs, hidden 1, ..., hidden L] of degree vectors "
+            f"(from made_degrees), got {degrees!r}."
+        )
+    degrees = [_check_degrees(layer, "degrees") for layer in degrees]
     pairs = zip(degrees[:-1], degrees[1:], strict=True)
     return [hidden_mask(lower, upper) for lower, upper in pairs] + [
         output_mask(degrees[-1], degrees[0])]
@@ -227,7 +297,7 @@ def connectivity(degrees, direct_connection: bool = False) -> np.ndarray:
     for mask in masks[1:]:
         reach = np.minimum(reach @ mask, 1)  # 0/1 after each product: no overflow
     reach = reach.astype(bool)
-    if direct_connection:
+    if _checks.check_bool(direct_connection, "direct_connection"):
         reach |= np.asarray(direct_mask(np.asarray(degrees[0])), bool)
     return reach
 
@@ -239,7 +309,7 @@ def unconnected_outputs(degrees, direct_connection: bool = False) -> np.ndarray:
     listed here is modelled by its marginal p(x_d) instead of p(x_d | x_<d), which
     happens when a hidden layer has no unit of a low enough degree.
     """
+    seen = connectivity(degrees, direct_connection).any(axis=0)  # checks the degrees
     first_inputs = np.asarray(degrees[0]) > 1
-    seen = connectivity(degrees, direct_connection).any(axis=0)
     order = generation_order(degrees[0])
     return np.array([d for d in order if first_inputs[d] and not seen[d]], np.int32)

@@ -50,7 +50,7 @@ def pixel_mean_nll(x_train, x_test, likelihood="bernoulli") -> np.ndarray:
     train = _checks.as_float_array(x_train, "x_train").astype(np.float64)
     test = _checks.as_float_array(x_test, "x_test").astype(np.float64)
     for array, name in ((train, "x_train"), (test, "x_test")):
-        _checks.check_not_empty(array, name)
+        _check_values(array, name)
         head.check_data(array, name)
     _checks.check_example_shape(test, train.shape[1:], "x_test")
 
@@ -133,9 +133,8 @@ def nearest_neighbours(queries, data, batch_size: int = 1000):
     Returns:
         (indices int64 (M,), squared distances float64 (M,)).
     """
-    query_array = _flat_checked(queries, "queries")
-    data_array = _flat_checked(data, "data")
-    _checks.check_example_shape(query_array, data_array.shape[1:], "queries")
+    data_array, example_shape = _flat_checked(data, "data")
+    query_array, _ = _flat_checked(queries, "queries", example_shape)
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     best = np.full(len(query_array), np.inf)
     indices = np.zeros(len(query_array), np.int64)
@@ -181,8 +180,10 @@ def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,
         A ``ParzenResult``.
 
     Raises:
-        ValueError: mismatched, empty or non-finite inputs, or neither sigma
-            nor valid_data given.
+        ValueError: mismatched, empty or non-finite inputs, neither sigma nor
+            valid_data given, or sigma given with valid_data or sigmas (which
+            would not be used).
+        TypeError: a sigma or sigmas that is not a number.
 
     Examples:
         >>> rng = np.random.default_rng(0)
@@ -191,25 +192,25 @@ def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,
         >>> result.sigma == max(result.sigma_scores, key=result.sigma_scores.get)
         True
     """
-    samples_array = _flat_checked(samples, "samples")
-    test = _flat_checked(test_data, "test_data")
-    _checks.check_example_shape(test, samples_array.shape[1:], "test_data")
+    samples_array, example_shape = _flat_checked(samples, "samples")
+    test, _ = _flat_checked(test_data, "test_data", example_shape)
     batch_size = _checks.check_positive_int(batch_size, "batch_size")
     samples_tensor = tf.constant(samples_array)
     sigma_scores = {}
     if sigma is None:
         if valid_data is None:
             raise ValueError("pass sigma, or valid_data to choose sigma on (never the test data).")
-        valid = tf.constant(_flat_checked(valid_data, "valid_data"))
-        _checks.check_example_shape(valid.numpy(), samples_array.shape[1:], "valid_data")
-        candidates = np.geomspace(0.05, 1.0, 20) if sigmas is None else np.asarray(sigmas, float)
-        if candidates.ndim != 1 or not len(candidates) or not (candidates > 0).all():
-            raise ValueError(f"sigmas must be positive numbers, got {sigmas!r}.")
+        valid = tf.constant(_flat_checked(valid_data, "valid_data", example_shape)[0])
+        candidates = np.geomspace(0.05, 1.0, 20) if sigmas is None else _checked_sigmas(sigmas)
         scores = _parzen_log_density(samples_tensor, valid, candidates, batch_size).mean(axis=1)
         sigma_scores = {float(c): float(v) for c, v in zip(candidates, scores, strict=True)}
         sigma = max(sigma_scores, key=sigma_scores.get)
-    elif not (isinstance(sigma, (int, float)) and sigma > 0 and np.isfinite(sigma)):
-        raise ValueError(f"sigma must be a positive number, got {sigma!r}.")
+    else:
+        sigma = _checks.check_number(sigma, "sigma", strict=True)
+        if valid_data is not None or sigmas is not None:
+            raise ValueError(
+                "sigma was given, so valid_data and sigmas would not be used; pass sigma "
+                "alone, or valid_data (and sigmas) without sigma to choose it.")
     per_example = _parzen_log_density(
         samples_tensor, tf.constant(test), np.array([float(sigma)]), batch_size)[0]
     return ParzenResult(
@@ -222,8 +223,41 @@ def parzen_log_likelihood(samples, test_data, sigma=None, valid_data=None,
     )
 
 
-def _flat_checked(x, name: str) -> np.ndarray:
-    array = _checks.as_float_array(x, name).astype(np.float64)
+def _check_values(array: np.ndarray, name: str) -> None:
+    """Refuses an array without examples, or with examples that hold no values."""
     _checks.check_not_empty(array, name)
+    if array.size == 0:
+        raise ValueError(
+            f"{name} has examples without values (shape {array.shape}); each example "
+            "needs at least one value."
+        )
+
+
+def _checked_sigmas(sigmas) -> np.ndarray:
+    message = f"sigmas must be a non-empty sequence of finite numbers > 0, got {sigmas!r}."
+    if isinstance(sigmas, (str, bytes)) or (isinstance(sigmas, (list, tuple)) and any(
+            isinstance(value, (bool, np.bool_)) for value in sigmas)):
+        raise TypeError(message)
+    try:
+        candidates = np.asarray(sigmas)
+    except (TypeError, ValueError) as error:
+        raise TypeError(message) from error
+    if candidates.dtype == bool or not np.issubdtype(candidates.dtype, np.number) \
+            or np.iscomplexobj(candidates):
+        raise TypeError(message)
+    candidates = candidates.astype(float)
+    if candidates.ndim != 1 or not len(candidates) or not np.isfinite(candidates).all() \
+            or not (candidates > 0).all():
+        raise ValueError(message)
+    return candidates
+
+
+def _flat_checked(x, name: str, example_shape: tuple | None = None):
+    """Returns ``x`` checked (and of ``example_shape`` when given) as float64 (N, D), and
+    the shape of its examples."""
+    array = _checks.as_float_array(x, name).astype(np.float64)
+    _check_values(array, name)
+    if example_shape is not None:
+        _checks.check_example_shape(array, example_shape, name)
     _checks.check_finite(array, name)
-    return array.reshape(len(array), -1)
+    return array.reshape(len(array), -1), array.shape[1:]

@@ -1,12 +1,93 @@
 """Figures of the lecture: rows of images (originals, corrupted, reconstructed, samples),
-and the latent space of a VAE (a manifold of decoded means, codes coloured by label)."""
+and the latent space of a VAE (a manifold of decoded means, codes coloured by label).
+
+The functions follow matplotlib's habits: each draws on the axes (``ax=``) or figure
+(``figure=``) it is given, else on pyplot's current figure, as ``plt.plot`` does
+(opening one when none is open), so that ``plt.savefig`` and Jupyter's inline display
+show the drawing; each returns the Figure it drew on, and ``path=`` also saves it.
+Like any pyplot figure, one the functions open stays open until ``plt.close``.
+pyplot is imported on the first call only: importing tfae chooses no backend.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Mapping
 
 import numpy as np
-from matplotlib.figure import Figure
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, FigureBase, SubFigure
+
+from tfae import _checks
+
+# True inside ``_bare_figures()``: a function given no axes or figure draws on a new bare
+# Figure, out of pyplot's reach (the run folders' figures, written in a loop).
+_BARE = contextvars.ContextVar("tfae_plotting_bare_figures", default=False)
+
+
+@contextlib.contextmanager
+def _bare_figures():
+    """Within the block, a plot function given neither ``ax`` nor ``figure`` draws on a
+    new ``matplotlib.figure.Figure`` that pyplot does not hold (nothing to close, no
+    backend involved, pyplot's current figure untouched)."""
+    token = _BARE.set(True)
+    try:
+        yield
+    finally:
+        _BARE.reset(token)
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _root(figure: FigureBase) -> Figure:
+    """The top-level Figure of a figure or subfigure."""
+    while isinstance(figure, SubFigure):
+        figure = figure.figure
+    return figure
+
+
+def _target_axes(ax, figsize) -> tuple[Axes, bool]:
+    """The axes to draw on, and whether this call created their figure: ``ax``; else
+    pyplot's current axes (a new pyplot figure of ``figsize`` when none is open)."""
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes (e.g. from plt.subplots()), got "
+                            f"{type(ax).__name__}.")
+        return ax, False
+    if _BARE.get():
+        return Figure(figsize=figsize).subplots(), True
+    plt = _pyplot()
+    created = not plt.get_fignums()
+    if created:
+        plt.figure(figsize=figsize)
+    return plt.gca(), created
+
+
+def _target_figure(figure, figsize) -> FigureBase:
+    """The (sub)figure to draw a grid of axes on: ``figure``, which must be empty; else
+    pyplot's current figure when it holds no axes, or a new pyplot figure of
+    ``figsize`` (a grid cannot share a figure with other axes)."""
+    if figure is not None:
+        if not isinstance(figure, FigureBase):
+            raise TypeError(f"figure must be a matplotlib Figure or SubFigure (e.g. "
+                            f"plt.figure()), got {type(figure).__name__}.")
+        if figure.axes:
+            raise ValueError("figure already holds axes, and image_rows draws a grid of its "
+                             "own; pass an empty figure (plt.figure()) or a subfigure "
+                             "(figure.subfigures()).")
+        return figure
+    if _BARE.get():
+        return Figure(figsize=figsize)
+    plt = _pyplot()
+    if plt.get_fignums() and not plt.gcf().axes:
+        return plt.gcf()  # e.g. the user's plt.figure(figsize=...) just before
+    return plt.figure(figsize=figsize)
 
 
 def as_images(x) -> np.ndarray:
@@ -26,24 +107,38 @@ def as_images(x) -> np.ndarray:
     )
 
 
-def image_rows(rows: dict, path=None, max_images: int = 10):
+def image_rows(rows: dict, path=None, max_images: int = 10, figure=None):
     """Draws one row of images per entry of ``rows`` (e.g. originals and reconstructions).
 
     Args:
         rows: dict mapping a row title to an array of images (N, H, W[, 1]) or (N, D).
         path: str or Path or None, where to save the figure as PNG. Defaults to None.
         max_images: int, the number of columns. Defaults to 10.
+        figure: an empty matplotlib Figure or SubFigure to draw the grid on, or None
+            for pyplot's current figure when it holds no axes (e.g. right after
+            ``plt.figure(figsize=...)``), else a new pyplot figure sized to the grid,
+            as ``plt.subplots`` opens one. Defaults to None.
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure drawn on (the top-level one of a SubFigure).
+
+    Raises:
+        ValueError: ``rows`` is empty, an array is empty, holds non-finite values or
+            cannot be shown as images, ``max_images`` < 1, or ``figure`` already
+            holds axes.
+        TypeError: ``rows`` is not a dict, an array does not hold real numbers,
+            ``max_images`` is not an int, or ``figure`` is not a matplotlib figure.
     """
+    if not isinstance(rows, Mapping):
+        raise TypeError(f"rows must be a dict mapping a row title to an array of images, e.g. "
+                        f"{{'original': x, 'reconstructed': r}}, got {type(rows).__name__}.")
     if not rows:
         raise ValueError("rows is empty; pass e.g. {'original': x, 'reconstructed': r}.")
-    images = {title: as_images(array)[:max_images] for title, array in rows.items()}
+    max_images = _checks.check_positive_int(max_images, "max_images")
+    images = {title: _row_images(array, f"rows[{title!r}]")[:max_images]
+              for title, array in rows.items()}
     columns = max(len(row) for row in images.values())
-    # A bare Figure, not pyplot: saving needs no display, and importing tfae leaves the
-    # notebook's matplotlib backend alone. Jupyter shows a returned Figure as is.
-    figure = Figure(figsize=(1.2 * columns, 1.3 * len(images)))
+    figure = _target_figure(figure, (1.2 * columns, 1.3 * len(images)))
     axes = figure.subplots(len(images), columns, squeeze=False)
     labels = []
     for axes_row, (title, row) in zip(axes, images.items(), strict=True):
@@ -57,14 +152,30 @@ def image_rows(rows: dict, path=None, max_images: int = 10):
                                      ha="left", va="bottom", fontsize=9, annotation_clip=False)
         label.set_in_layout(False)
         labels.append(label)
-    figure.tight_layout(h_pad=3.0)  # room between rows for the next row's title
+    if isinstance(figure, Figure) and figure.get_layout_engine() is None:
+        figure.tight_layout(h_pad=3.0)  # room between rows for the next row's title
     # Back in the layout once the axes are placed, so that a tight bounding box (Jupyter's
     # inline display, savefig(bbox_inches="tight")) keeps the first row's title.
     for label in labels:
         label.set_in_layout(True)
+    figure = _root(figure)
     if path is not None:
         figure.savefig(path, dpi=100, bbox_inches="tight")  # as Jupyter shows it
     return figure
+
+
+def _row_images(array, name: str) -> np.ndarray:
+    """Returns one entry of ``image_rows``'s rows as images, refusing what cannot be
+    drawn (None, strings, an empty or non-finite array, a shape that is no image)."""
+    array = _checks.as_float_array(array, name)
+    _checks.check_not_empty(array, name)
+    if array.size == 0:
+        raise ValueError(f"{name} holds no values (shape {array.shape}); pass images.")
+    _checks.check_finite(array, name)
+    try:
+        return as_images(array)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _prior_marginal_quantiles(prior, probabilities: np.ndarray, seed: int) -> np.ndarray:
@@ -82,7 +193,7 @@ def _prior_marginal_quantiles(prior, probabilities: np.ndarray, seed: int) -> np
 
 
 def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.05, 0.95),
-                    seed: int = 0):
+                    seed: int = 0, ax=None):
     """Draws the decoded means E[x | z] on a grid over a 2-D latent space.
 
     The grid points are quantiles of the prior's marginals, evenly spaced in
@@ -98,12 +209,16 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
             0 < low < high < 1. Defaults to (0.05, 0.95).
         seed: int, seeds the draws that estimate the quantiles of a prior that is
             not a diagonal Gaussian. Defaults to 0.
+        ax: matplotlib Axes to draw on, or None for pyplot's current axes (as
+            ``plt.imshow`` draws; a new 6 x 6 inch figure when none is open).
+            Defaults to None.
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure drawn on (the one holding ``ax``).
 
     Raises:
         ValueError: the latent space is not 2-D, or bad grid settings.
+        TypeError: ``ax`` is not a matplotlib Axes.
     """
     latent_dim = getattr(model, "latent_dim", None)
     if latent_dim != 2:
@@ -114,6 +229,12 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
         )
     if isinstance(num_per_side, bool) or not isinstance(num_per_side, int) or num_per_side < 2:
         raise ValueError(f"num_per_side must be an integer >= 2, got {num_per_side!r}.")
+    if (isinstance(quantile_range, (str, bytes)) or not hasattr(quantile_range, "__len__")
+            or len(quantile_range) != 2 or not all(
+                isinstance(q, (int, float, np.integer, np.floating)) and not isinstance(q, bool)
+                for q in quantile_range)):
+        raise TypeError(f"quantile_range must be a pair of probabilities (low, high), e.g. "
+                        f"(0.05, 0.95), got {quantile_range!r}.")
     low, high = (float(q) for q in quantile_range)
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"quantile_range must satisfy 0 < low < high < 1, got {quantile_range}.")
@@ -129,20 +250,16 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
     height, width = images.shape[1:]
     mosaic = images.reshape(num_per_side, num_per_side, height, width)
     mosaic = mosaic.transpose(0, 2, 1, 3).reshape(num_per_side * height, num_per_side * width)
-    figure = Figure(figsize=(6, 6))
-    axis = figure.subplots()
+    axis, created = _target_axes(ax, (6, 6))
     axis.imshow(mosaic, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     axis.set_xticks([])
     axis.set_yticks([])
     axis.set_xlabel(f"z_1: prior quantiles {low:g} to {high:g}")
     axis.set_ylabel(f"z_2: prior quantiles {low:g} to {high:g}")
-    figure.tight_layout()
-    if path is not None:
-        figure.savefig(path, dpi=100)
-    return figure
+    return _finish(axis, created, path)
 
 
-def latent_scatter(model, x, labels=None, path=None, dims=(0, 1)):
+def latent_scatter(model, x, labels=None, path=None, dims=(0, 1), ax=None):
     """Draws the posterior means E[z | x] of ``x`` as points, coloured by label.
 
     Args:
@@ -152,21 +269,31 @@ def latent_scatter(model, x, labels=None, path=None, dims=(0, 1)):
         labels: array (N,) of class labels, or None for one colour. Defaults to None.
         path: str or Path or None, where to save the figure as PNG. Defaults to None.
         dims: the two coordinates of z to show. Defaults to (0, 1).
+        ax: matplotlib Axes to draw on, or None for pyplot's current axes (as
+            ``plt.scatter`` draws; a new 5.5 x 5 inch figure when none is open).
+            Defaults to None.
 
     Returns:
-        The matplotlib Figure.
+        The matplotlib Figure drawn on (the one holding ``ax``).
 
     Raises:
         ValueError: the latent space has fewer than 2 dimensions, ``dims`` are out
-            of range, or ``labels`` do not match ``x``.
+            of range, ``x`` is not a batch the model can encode, or ``labels`` do
+            not match ``x`` or hold NaN/inf.
+        TypeError: ``dims`` is not a pair of ints, ``x`` is not an array of
+            numbers, or ``ax`` is not a matplotlib Axes.
     """
     latent_dim = getattr(model, "latent_dim", None)
     if latent_dim is None or latent_dim < 2:
         raise ValueError(f"latent_scatter needs a latent space of 2 or more dimensions, got "
                          f"latent_dim={latent_dim}.")
+    if isinstance(dims, (str, bytes)) or not hasattr(dims, "__iter__"):
+        raise TypeError(f"dims must be two different coordinates of z, e.g. (0, 1), got "
+                        f"{dims!r}.")
     dims = tuple(dims)
     if len(dims) != 2 or len(set(dims)) != 2 or not all(
-            isinstance(d, int) and 0 <= d < latent_dim for d in dims):
+            isinstance(d, int) and not isinstance(d, bool) and 0 <= d < latent_dim
+            for d in dims):
         raise ValueError(f"dims must be two different coordinates in [0, {latent_dim}), got "
                          f"{dims}.")
     means = np.asarray(model.encode(x).mean())
@@ -175,8 +302,10 @@ def latent_scatter(model, x, labels=None, path=None, dims=(0, 1)):
         if labels.shape != (len(means),):
             raise ValueError(f"labels must have shape ({len(means)},), one per example, got "
                              f"{labels.shape}.")
-    figure = Figure(figsize=(5.5, 5))
-    axis = figure.subplots()
+        if labels.dtype.kind in "fc" and not np.isfinite(labels).all():
+            raise ValueError("labels hold NaN or inf, which is no class; give every example "
+                             "a finite label (or pass labels=None).")
+    axis, created = _target_axes(ax, (5.5, 5))
     if labels is None:
         axis.scatter(means[:, dims[0]], means[:, dims[1]], s=4, alpha=0.6)
     else:
@@ -187,7 +316,15 @@ def latent_scatter(model, x, labels=None, path=None, dims=(0, 1)):
         axis.legend(markerscale=3, fontsize=8, loc="best")
     axis.set_xlabel(f"E[z_{dims[0] + 1} | x]")
     axis.set_ylabel(f"E[z_{dims[1] + 1} | x]")
-    figure.tight_layout()
+    return _finish(axis, created, path)
+
+
+def _finish(axis: Axes, created: bool, path) -> Figure:
+    """Lays out a figure this call created (a user's figure keeps its layout), saves it
+    to ``path`` unless None, and returns the top-level Figure."""
+    figure = _root(axis.figure)
+    if created:
+        figure.tight_layout()
     if path is not None:
         figure.savefig(path, dpi=100)
     return figure

@@ -35,6 +35,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfae import _checks
+
 tfd = tfp.distributions
 
 #: Distributions that ``serialize`` can describe, by class name.
@@ -53,8 +55,12 @@ _SAVABLE = ("MultivariateNormalDiag, MultivariateNormalTriL, MultivariateNormalL
 
 
 def standard_normal(latent_dim: int, dtype="float32") -> tfd.Distribution:
-    """Returns N(0, I) over vectors of ``latent_dim`` values, named ``"StandardNormal"``."""
-    shape = [latent_dim]
+    """Returns N(0, I) over vectors of ``latent_dim`` values, named ``"StandardNormal"``.
+
+    Raises:
+        ValueError, TypeError: ``latent_dim`` is not an int >= 1.
+    """
+    shape = [_checks.check_positive_int(latent_dim, "latent_dim")]
     return tfd.MultivariateNormalDiag(loc=tf.zeros(shape, dtype), scale_diag=tf.ones(shape, dtype),
                                       name="StandardNormal")
 
@@ -150,7 +156,13 @@ def deserialize(config: dict) -> tfd.Distribution:
             f"a prior config is a dict with the key 'distribution' (from tfae.priors.serialize), "
             f"got {config!r}."
         )
-    return _build(config)
+    try:
+        return _build(config)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise ValueError(
+            f"this prior config cannot be built back into a distribution ({type(error).__name__}: "
+            f"{error}); pass a config written by tfae.priors.serialize."
+        ) from error
 
 
 def _unsavable(what: str) -> str:

@@ -105,6 +105,7 @@ def load(
     ):
         check_bool(flag, flag_name)
 
+    data_dir = _checked_data_dir(data_dir)  # checked for every source, used by tfds only
     source, npz_path = _resolve_source(name)
     if with_labels:
         _check_has_labels(source)
@@ -116,7 +117,7 @@ def load(
         x, y = load_npz_split(npz_path, split), None
         description = f"array {NPZ_KEYS[split]!r} of {npz_path}"
     else:
-        x, y = load_tfds_split(source, split, _checked_data_dir(data_dir), download)
+        x, y = load_tfds_split(source, split, data_dir, download)
         description = f"tfds dataset {source!r} (split {split!r})"
 
     x = validated_unit_data(
@@ -184,12 +185,12 @@ def _resolve_source(name) -> tuple[str, Path | None]:
     if path.suffix.lower() == ".npz":
         if not path.is_file():
             raise ValueError(
-                f"No .npz file at {path} (file not found); check the path, or use one of "
-                f"{KNOWN_DATASETS}."
+                f"No .npz file at {path} (file not found); check the path given as name, "
+                f"or use one of {KNOWN_DATASETS}."
             )
         return "npz", path
     raise ValueError(
-        f"Unknown dataset {os.fspath(name)!r}; use one of {KNOWN_DATASETS}, or pass the path "
+        f"Unknown dataset name {os.fspath(name)!r}; use one of {KNOWN_DATASETS}, or pass the path "
         "of an .npz file holding train_data, valid_data and test_data."
     )
 

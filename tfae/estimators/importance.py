@@ -134,9 +134,44 @@ def monte_carlo_kl(loc, scale, prior, num_samples: int = 1000, seed: int | None 
     """
     num_samples = _checks.check_positive_int(num_samples, "num_samples")
     seed = _checks.resolve_seed(seed)
+    loc, scale = _checked_gaussian(loc, scale)
+    if not isinstance(prior, tfd.Distribution):
+        raise TypeError(f"prior must be a TFP distribution, got {type(prior).__name__}.")
+    if prior.event_shape.rank is not None and prior.event_shape[-1:] != loc.shape[-1:]:
+        raise ValueError(
+            f"the prior has event shape {prior.event_shape}, but loc and scale have "
+            f"{loc.shape[-1]} latent values per example.")
     eps = tf.random.stateless_normal([num_samples, *loc.shape], [seed, 1], dtype=loc.dtype)
     z = loc + scale * eps
     return tf.reduce_mean(posterior_log_prob(eps, scale) - priors.log_prob(prior, z), axis=0)
+
+
+def _checked_gaussian(loc, scale):
+    """Returns ``loc`` and ``scale`` as float tensors (batch, latent_dim) of the same shape,
+    after checking (when their values are known) that they are finite, scale > 0."""
+    tensors = []
+    for value, name in ((loc, "loc"), (scale, "scale")):
+        if isinstance(value, (tf.Tensor, tf.Variable)):
+            tensor = value
+            if not tensor.dtype.is_floating:
+                raise TypeError(f"{name} must be a float tensor, got dtype {tensor.dtype.name}.")
+        else:
+            original = np.asarray(_checks.as_float_array(value, name, "float64"))
+            dtype = value.dtype if isinstance(value, np.ndarray) and \
+                np.issubdtype(value.dtype, np.floating) else np.float32
+            tensor = tf.constant(original.astype(dtype))
+        if tensor.shape.rank != 2:
+            raise ValueError(f"{name} must have shape (batch, latent_dim), got {tensor.shape}.")
+        if tf.executing_eagerly():
+            _checks.check_finite(tensor.numpy(), name)
+        tensors.append(tensor)
+    loc, scale = tensors
+    if loc.shape != scale.shape:
+        raise ValueError(f"loc and scale must have the same shape, got {loc.shape} and "
+                         f"{scale.shape}.")
+    if tf.executing_eagerly() and not bool(tf.reduce_all(scale > 0)):
+        raise ValueError("scale must be > 0 (the standard deviations of q).")
+    return loc, tf.cast(scale, loc.dtype)
 
 
 def decoder_values_per_draw(decoder, event_shape, params_per_value: int = 1) -> int:
@@ -196,7 +231,7 @@ def importance_weighted_log_prob(model: LatentVariableModel, x, num_samples: int
     References:
         Burda, Grosse, Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016.
     """
-    x, num_samples, batch_size = _check(x, num_samples, batch_size)
+    x, num_samples, batch_size = _check(model, x, num_samples, batch_size)
     log_sum_w, _, _ = _sums(model, x, num_samples, seed, batch_size, chunk_size)
     return log_sum_w - math.log(num_samples)
 
@@ -234,23 +269,41 @@ def elbo(model: LatentVariableModel, x, num_samples: int = 1, seed: int | None =
         ...                  atol=1e-5))
         True
     """
-    x, num_samples, batch_size = _check(x, num_samples, batch_size)
+    x, num_samples, batch_size = _check(model, x, num_samples, batch_size)
+    if kl is not None and not callable(kl):
+        raise TypeError(f"kl must be a callable (loc, scale) -> KL or None, got {kl!r}.")
     _, sum_log_px_z, sum_log_w = _sums(model, x, num_samples, seed, batch_size, chunk_size)
     if kl is None:
         return sum_log_w / num_samples
-    if not callable(kl):
-        raise TypeError(f"kl must be a callable (loc, scale) -> KL or None, got {kl!r}.")
     terms = [np.asarray(kl(*model.posterior(tf.constant(x[start:start + batch_size]))))
              for start in range(0, len(x), batch_size)]
     return sum_log_px_z / num_samples - np.concatenate(terms)
 
 
-def _check(x, num_samples, batch_size):
-    x = np.asarray(x)
-    _checks.check_not_empty(x)
+def _check(model, x, num_samples, batch_size):
+    if not isinstance(model, LatentVariableModel):
+        raise TypeError(
+            f"model must be a tfae.estimators.LatentVariableModel (posterior, log_likelihood "
+            f"and prior), got {type(model).__name__}.")
+    x = _checked_examples(x)
     num_samples = _checks.check_positive_int(num_samples, "num_samples")
     batch_size = min(_checks.check_positive_int(batch_size, "batch_size"), len(x))
     return x, num_samples, batch_size
+
+
+def _checked_examples(x, name: str = "x") -> np.ndarray:
+    """Returns ``x`` as a NumPy array of finite examples: floats keep their dtype (the
+    model's posterior decides the dtype of the computation), other numbers become
+    float32."""
+    array = _checks.as_float_array(x, name, dtype="float64")  # refuses non-numbers
+    original = np.asarray(x)
+    array = original if np.issubdtype(original.dtype, np.floating) else \
+        original.astype(np.float32)
+    _checks.check_not_empty(array, name)
+    if array.size == 0:
+        raise ValueError(f"{name} has examples without values (shape {array.shape}).")
+    _checks.check_finite(array, name)
+    return array
 
 
 def _sums(model, x, num_samples, seed, batch_size, chunk_size):
@@ -289,7 +342,8 @@ def _log_weight_sums(model, x, seed, num_samples, chunk_size):
         used = chunk * chunk_size + tf.range(chunk_size) < num_samples
         used = tf.broadcast_to(used[:, None], tf.shape(log_w))
         zeros = tf.zeros_like(log_w)
-        log_w_used = tf.where(used, log_w, tf.fill(tf.shape(log_w), -np.inf))
+        log_w_used = tf.where(used, log_w, tf.fill(tf.shape(log_w),
+                                                   tf.constant(-np.inf, log_w.dtype)))
         log_sum_w = tf.reduce_logsumexp(
             tf.stack([log_sum_w, tf.reduce_logsumexp(log_w_used, axis=0)]), axis=0)
         return (chunk + 1, log_sum_w,

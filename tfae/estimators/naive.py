@@ -155,14 +155,14 @@ def estimate_from_log_weights(log_weights) -> MonteCarloEstimate:
     Raises:
         ValueError: fewer than 2 samples, or NaN or +inf log-weights.
     """
-    log_weights = np.asarray(log_weights, dtype=np.float64)
+    log_weights = _checks.as_float_array(log_weights, "log_weights", dtype=np.float64)
     if log_weights.ndim == 0 or log_weights.shape[0] < 2:
         raise ValueError(
             f"log_weights must have at least 2 samples on axis 0, got shape {log_weights.shape}."
         )
     if np.isnan(log_weights).any() or np.isposinf(log_weights).any():
         raise ValueError(
-            "log-weights log p(x, z) - log q(z) contain NaN or +inf; check that log_joint "
+            "log_weights (log p(x, z) - log q(z)) contain NaN or +inf; check that log_joint "
             "is finite where the proposal puts mass, and that the proposal is positive "
             "wherever p(x, z) is."
         )

@@ -147,7 +147,13 @@ class MaskedDense(keras.layers.Layer):
                 f"{self.name}.set_masks was called inside a compiled function; set the "
                 "masks once, eagerly, and choose one per call with layer(x, mask_index=k)."
             )
+        if masks is None or isinstance(masks, (str, bytes)):
+            raise TypeError(f"masks must be an array of 0/1 (or bool) values, got {masks!r}.")
         values = np.asarray(masks)
+        if not (values.dtype == bool or np.issubdtype(values.dtype, np.integer)
+                or np.issubdtype(values.dtype, np.floating)):
+            raise TypeError(
+                f"masks must hold 0/1 (or bool) values, got an array of dtype {values.dtype}.")
         expected = tuple(self.masks.shape)
         if values.shape != expected:
             raise ValueError(
@@ -156,7 +162,7 @@ class MaskedDense(keras.layers.Layer):
             )
         if not ((values == 0) | (values == 1)).all():
             raise ValueError(
-                f"a mask holds only 0 and 1 (or False and True); {self.name} got values "
+                f"masks hold only 0 and 1 (or False and True); {self.name} got values "
                 f"such as {np.setdiff1d(values, (0, 1))[:3].tolist()}."
             )
         self.masks.assign(values.astype(self.masks.dtype))
@@ -195,6 +201,11 @@ class MaskedDense(keras.layers.Layer):
         return ops.take(self.masks, ops.cast(index, "int32"), axis=0)
 
     def call(self, inputs, mask_index=0):
+        dtype = tf.as_dtype(inputs.dtype)
+        if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+            raise TypeError(
+                f"{self.name} needs inputs of real numbers, got dtype {dtype.name}.")
+        inputs = ops.cast(inputs, self.compute_dtype)
         kernel = ops.cast(self.masked_kernel(mask_index), self.compute_dtype)
         outputs = ops.matmul(inputs, kernel)
         if self.bias is not None:

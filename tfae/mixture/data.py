@@ -42,7 +42,7 @@ def check_data(x, dtype: str, name: str = "x") -> np.ndarray:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got a 1-D array of shape "
             f"{array.shape}; reshape it with {name}.reshape(-1, 1) if it holds one feature, "
-            f"or {name}.reshape(1, -1) if it is one example."
+            f"or add a batch axis, e.g. {name}[None], if it is one example."
         )
     if array.ndim != 2:
         raise ValueError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 
 from tfae import _checks, likelihoods
 from tfae.models import builders
@@ -23,6 +24,10 @@ class Autoencoder(UnsupervisedModel):
     which for binary data and a Bernoulli likelihood is the lecture's cross-entropy
     sum_d -x_d log x^_d - (1 - x_d) log(1 - x^_d), reported in nats per example.
 
+    Metrics given to ``compile(metrics=...)`` compare x with its reconstruction
+    r = g(f(x)), the mean of p(x | h = f(x)) (what ``model(x)`` and ``predict``
+    return), e.g. ``metrics=["mae"]`` reports the mean absolute reconstruction error.
+
     This is not a generative model: exp(-l(x)) does not sum to 1 over x (a perfect
     autoencoder scores every training point with probability 1), so ``l`` is a
     reconstruction loss, not a likelihood of the data.
@@ -37,8 +42,10 @@ class Autoencoder(UnsupervisedModel):
             of values in one example (an undercomplete bottleneck).
         hidden_units: tuple of int or None, widths of the hidden Dense layers
             (``"dense"``) or filters of the stride-2 convolutions (``"conv"``) of
-            the encoder, mirrored in the decoder. Defaults to (256, 128) for dense
-            and (32, 64) for conv.
+            the encoder, mirrored in the decoder. ``()`` means no hidden layer: with
+            ``"dense"`` the encoder is one affine map to the code (then
+            ``latent_activation``) and the decoder one affine map to the parameters
+            of p(x | h). Defaults to (256, 128) for dense and (32, 64) for conv.
         likelihood: str, dict or ``tfae.likelihoods.Likelihood``, the decoder
             likelihood: ``"bernoulli"`` (data in [0, 1]) or ``"gaussian"``, or a
             configured head such as ``Gaussian(scale="learned")``.
@@ -107,23 +114,37 @@ class Autoencoder(UnsupervisedModel):
     # ------------------------------------------------------------------ the lecture's maps
 
     def encode(self, x):
-        """Returns the code h = f(x), shape (batch, latent_dim)."""
+        """Returns the code h = f(x), shape (batch, latent_dim).
+
+        Raises:
+            ValueError: x is not a non-empty batch of finite examples of the model's
+                shape that the likelihood can score (e.g. values outside [0, 1] for a
+                Bernoulli likelihood).
+        """
         return self.encoder(self._traced_input(self._checked_if_array(x, "x", scored=False)))
 
     def decode(self, h):
-        """Returns p(x | h) as a TFP distribution with one event per example."""
-        return self.likelihood.distribution(self.decoder(h))
+        """Returns p(x | h) as a TFP distribution with one event per example.
+
+        Raises:
+            ValueError: h is not a non-empty (batch, latent_dim) array of finite values.
+        """
+        if self._is_user_array(h):
+            h = self.check_code(h, self.latent_dim, "h")
+        return self.likelihood.distribution(self.decoder(tf.cast(h, self.compute_dtype)))
 
     def reconstruct(self, x):
-        """Returns r = g(f(x)), the mean of p(x | f(x)), with the shape of x."""
-        return self.decode(self.encode(x)).mean()
+        """Returns r = g(f(x)), the mean of p(x | f(x)), with the shape of x (the checks
+        of ``encode``)."""
+        h = self.encode(x)
+        return self.likelihood.distribution(self.decoder(h)).mean()
 
     def _p_x_given_code(self, x, training=False):
         h = self.encoder(x, training=training)
         return self.likelihood.distribution(self.decoder(h, training=training))
 
-    def call(self, x, training=False):
-        return self._p_x_given_code(self._traced_input(x), training).mean()
+    def _output(self, x, training=False):
+        return self._p_x_given_code(x, training).mean()
 
     def loss_terms(self, x, training=False):
         return {"loss": -self._p_x_given_code(x, training).log_prob(x)}

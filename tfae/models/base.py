@@ -5,10 +5,12 @@ per-example loss in nats (a negative log-likelihood, or a bound on one). A model
 subclasses ``UnsupervisedModel`` and implements ``loss_terms(x, training)``,
 which returns a dict of per-example tensors with at least the key ``"loss"``;
 ``fit``, ``evaluate`` and callbacks then report each term's mean, in nats per
-example, exactly as Keras users expect.
+example, exactly as Keras users expect, beside the metrics given to ``compile``.
 """
 
 from __future__ import annotations
+
+import types
 
 import keras
 import numpy as np
@@ -17,6 +19,13 @@ import tensorflow as tf
 from tfae import _checks
 from tfae.likelihoods import Likelihood
 
+# The status of the steps since fit/evaluate/predict began, set inside the compiled
+# steps (also under XLA) and read by ``_StepGuard`` between steps.
+_OK, _NON_FINITE_INPUT, _UNSUPPORTED_INPUT, _NON_FINITE_LOSS = 0, 1, 2, 3
+
+#: compile() arguments that tfae cannot honour: the likelihood defines the loss.
+_REFUSED_COMPILE_ARGUMENTS = ("loss", "loss_weights")
+
 
 def _is_weight_carrier(y) -> bool:
     """True for the empty (batch, 0) target that carries sample weights (see below)."""
@@ -24,17 +33,70 @@ def _is_weight_carrier(y) -> bool:
     return shape is not None and len(shape) == 2 and shape[-1] == 0
 
 
+def _has_parent(x, names: tuple, module: str) -> bool:
+    """True when a class of ``x``'s MRO is one of ``names`` from a module containing
+    ``module`` (how Keras recognises the data it streams, without importing torch or
+    grain)."""
+    return any(parent.__name__ in names and module in str(parent.__module__)
+               for parent in type(x).__mro__)
+
+
+def _is_tf_dataset(x) -> bool:
+    return _has_parent(x, ("DatasetV2", "DistributedDataset", "DistributedDatasetsFromFunction"),
+                       "tensorflow.python.")
+
+
+def _is_stream(x) -> bool:
+    """True for the streams of batches that Keras's fit/evaluate/predict accept: tf.data
+    datasets, generators, ``keras.utils.PyDataset``, torch and grain loaders."""
+    return (_is_tf_dataset(x) or isinstance(x, (types.GeneratorType, keras.utils.PyDataset))
+            or _has_parent(x, ("DataLoader",), "torch.utils.data")
+            or _has_parent(x, ("MapDataset", "IterDataset", "DataLoader"), "grain"))
+
+
+def _check_metrics(metrics, name: str) -> None:
+    """Refuses the per-output forms of Keras metrics (dicts, lists of lists): a tfae model
+    has one output, the reconstruction of x."""
+    if metrics is None:
+        return
+    if isinstance(metrics, dict):
+        raise ValueError(
+            f"compile({name}=...) got a dict keyed by output name, but a tfae model has one "
+            f"output (its reconstruction of x); pass a list instead, e.g. {name}=['mae']."
+        )
+    if isinstance(metrics, (list, tuple)) and any(
+            isinstance(metric, (list, tuple, dict)) for metric in metrics):
+        raise ValueError(
+            f"compile({name}=...) got a nested list (one list per output), but a tfae model "
+            f"has one output (its reconstruction of x); pass a flat list, e.g. "
+            f"{name}=['mae', 'mse']."
+        )
+
+
 class UnsupervisedModel(keras.Model):
     """A ``keras.Model`` trained with ``fit(x)`` on per-example loss terms.
 
     Subclasses set ``event_shape`` (the shape of one example) and ``likelihood``
     (the ``tfae.likelihoods`` head that scores x) in ``__init__``, call
-    ``super().__init__(**kwargs)`` first, and implement ``loss_terms``.
+    ``super().__init__(**kwargs)`` first, and implement ``loss_terms``,
+    ``_output`` (what ``model(x)`` and ``predict`` return) and ``_metric_prediction``
+    (what the metrics given to ``compile`` compare with x).
 
-    Array inputs to ``fit``, ``evaluate`` and ``predict`` are checked before any
-    work is done: wrong example shapes, NaN/inf, data the likelihood cannot score
-    (e.g. outside [0, 1] for a Bernoulli) and empty arrays raise a ``ValueError``.
-    Datasets and generators are checked for example shape when traced.
+    Every input path gets the same checks. Arrays and eager tensors passed to
+    ``fit``, ``evaluate``, ``predict``, ``model(x)`` and the models' public methods are
+    checked before any work is done: wrong example shapes (and a single example
+    without its batch axis), NaN/inf, data the likelihood cannot score (e.g. outside
+    [0, 1] for a Bernoulli) and empty arrays raise a ``ValueError``. Batches from
+    ``tf.data`` datasets, generators and ``keras.utils.PyDataset`` are checked inside
+    the compiled steps (also under XLA): a bad batch is never trained on, and
+    ``fit``, ``evaluate`` or ``predict`` raises a ``ValueError`` right after it.
+
+    A non-finite loss (e.g. from a far too large learning rate) stops ``fit`` with a
+    ``FloatingPointError`` that names the epoch and the batch, before any callback
+    saves anything after it. On a stream the step is not applied (the model keeps the
+    weights of the last good step); on arrays, checked before ``fit`` began, every
+    step is applied unconditionally (the conditional update costs time under XLA), so
+    the weights are those the bad step left, and the message says so.
 
     Args:
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``, ``trainable``).
@@ -42,6 +104,9 @@ class UnsupervisedModel(keras.Model):
 
     #: Names of the per-example terms returned by ``loss_terms``, reported as metrics.
     loss_term_names: tuple[str, ...] = ("loss",)
+
+    #: What the metrics given to ``compile`` compare with x, for the messages.
+    metric_prediction_description = "the reconstruction mean (the mean of p(x|h))"
 
     event_shape: tuple
     likelihood: Likelihood
@@ -53,10 +118,31 @@ class UnsupervisedModel(keras.Model):
         # evaluation_seed); a TF variable read by the compiled steps, not a Keras weight.
         self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
                                              name="evaluation_draws")
+        # The first problem the compiled steps met (see _StepGuard); 0 while all is well.
+        self._step_status = tf.Variable(_OK, trainable=False, dtype=tf.int32,
+                                        name="step_status")
+        # The optimizer's step count when that problem was met (the guard's message).
+        self._problem_iteration = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                              name="problem_iteration")
 
     def loss_terms(self, x, training: bool = False) -> dict:
         """Returns per-example loss terms, shape (batch,), in nats; must hold ``"loss"``."""
         raise NotImplementedError
+
+    def _output(self, x, training=False):
+        """What ``model(x)`` returns for a checked, cast batch ``x``."""
+        raise NotImplementedError
+
+    def _metric_prediction(self, x, training=False):
+        """What the compiled metrics compare with ``x``: by default ``model(x)``."""
+        return self._output(x, training)
+
+    def __call__(self, x, *args, **kwargs):
+        # Checked here, before Keras wraps the error of call() in its own message.
+        return super().__call__(self._checked_if_array(x, "x", scored=False), *args, **kwargs)
+
+    def call(self, x, training=False):
+        return self._output(self._traced_input(x), training)
 
     def evaluation_seed(self, generator: keras.random.SeedGenerator):
         """Returns the stateless seed of an evaluation step's draws (a VAE's z, a DAE's
@@ -70,6 +156,79 @@ class UnsupervisedModel(keras.Model):
         base = tf.stack([tf.cast(generator.state[0], tf.int32), -1])
         return tf.random.experimental.stateless_fold_in(
             base, self._evaluation_draws.assign_add(1))
+
+    # ----------------------------------------------------------------- compile
+
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        """Configures the model for training, as ``keras.Model.compile`` does.
+
+        The model's likelihood defines its loss, so ``loss`` and ``loss_weights`` are
+        refused. ``metrics`` (unweighted) and ``weighted_metrics`` (weighted by
+        ``fit``'s ``sample_weight``) compare x with the model's prediction of it (for
+        an autoencoder the reconstruction mean, the mean of p(x|h); for MADE the
+        conditional means p(x_d = 1 | x_<d) of its one-pass output; see each model's
+        docstring) and are reported by ``fit``, ``evaluate`` and callbacks beside the
+        loss terms, with ``val_`` prefixes for validation data.
+
+        Args:
+            optimizer: a Keras optimizer, or its name. Defaults to ``"rmsprop"``.
+            loss: must be None: the likelihood p(x|h) chosen in the constructor
+                (``likelihood=``) defines the loss.
+            loss_weights: must be None (there is one loss).
+            metrics: None or a list of metrics as Keras takes them (names such as
+                ``"mae"`` or ``"mse"``, ``keras.metrics.Metric`` instances, functions
+                ``fn(x, prediction)``). A dict keyed by output name is refused: there
+                is one output.
+            weighted_metrics: None or a list as ``metrics``, weighted by the sample
+                weights.
+            run_eagerly: bool, as in Keras. Defaults to False.
+            steps_per_execution: int, as in Keras. Defaults to 1.
+            jit_compile: bool or ``"auto"``, as in Keras. Defaults to ``"auto"``.
+            auto_scale_loss: bool, as in Keras. Defaults to True.
+
+        Raises:
+            ValueError: ``loss`` or ``loss_weights`` given, or metrics in a per-output
+                form.
+        """
+        if loss is not None:
+            likelihood = type(self.likelihood).__name__
+            raise ValueError(
+                f"compile(loss={loss!r}) cannot replace the loss of a "
+                f"{type(self).__name__}: the {likelihood} likelihood "
+                f"{self.likelihood_symbol} of this {type(self).__name__} defines its loss. "
+                f"Remove loss= from compile(); to change the loss, choose another "
+                f"likelihood with the constructor's likelihood= argument, e.g. "
+                f"tfae.{type(self).__name__}(..., likelihood='gaussian')."
+            )
+        if loss_weights is not None:
+            raise ValueError(
+                f"compile(loss_weights=...) is not supported: a {type(self).__name__} has "
+                "one loss, defined by its likelihood; remove loss_weights=."
+            )
+        _check_metrics(metrics, "metrics")
+        _check_metrics(weighted_metrics, "weighted_metrics")
+        self._compile_metrics = None  # Keras keeps the previous ones when given none
+        super().compile(optimizer=optimizer, metrics=metrics,
+                        weighted_metrics=weighted_metrics, run_eagerly=run_eagerly,
+                        steps_per_execution=steps_per_execution, jit_compile=jit_compile,
+                        auto_scale_loss=auto_scale_loss)
+
+    def compile_from_config(self, config):
+        """Compiles a loaded model as it was compiled when saved (metrics included)."""
+        config = keras.saving.deserialize_keras_object(config)
+        for name in _REFUSED_COMPILE_ARGUMENTS:
+            if config.get(name) is None:
+                config.pop(name, None)
+        self.compile(**config)
+        if getattr(self, "optimizer", None) is not None and self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def likelihood_symbol(self) -> str:
+        """How the messages write the likelihood that defines the loss."""
+        return "p(x|h)"
 
     # ----------------------------------------------------------------- input checks
 
@@ -88,22 +247,80 @@ class UnsupervisedModel(keras.Model):
         self.likelihood.check_data(array, name)
         return array
 
+    def check_mapped_inputs(self, x, name: str = "x") -> np.ndarray:
+        """Returns ``x`` as a float32 array after checking that the model can map it
+        (encode, reconstruct): by default the data it can score (``check_inputs``)."""
+        return self.check_inputs(x, name)
+
+    def check_code(self, h, size: int, name: str = "h") -> np.ndarray:
+        """Returns a code ``h`` as a float32 array of finite (batch, ``size``) rows."""
+        array = _checks.as_float_array(h, name)
+        _checks.check_not_empty(array, name)
+        _checks.check_example_shape(array, (size,), name)
+        _checks.check_finite(array, name)
+        return array
+
     def _checked_if_array(self, x, name: str, scored: bool = True):
-        # Only data already in memory can be checked without consuming it. Data that is
-        # only mapped (encoded, denoised), not scored, needs no likelihood check: a
-        # corrupted x~ may leave [0, 1].
-        eager_tensor = isinstance(x, tf.Tensor) and tf.executing_eagerly()
-        if isinstance(x, (np.ndarray, list)) or eager_tensor:
-            return self.check_inputs(x, name) if scored else self.check_shape(x, name)
+        # Only data already in memory can be checked without consuming it; a symbolic
+        # tensor (traced inside fit, predict, a tf.function) is checked in the steps.
+        # Data that is only mapped (encoded, denoised), not scored, gets the checks of
+        # check_mapped_inputs.
+        if self._is_user_array(x):
+            return self.check_inputs(x, name) if scored else self.check_mapped_inputs(x, name)
+        if _is_tf_dataset(x):
+            self._check_dataset_spec(x, name)
         return x
+
+    @staticmethod
+    def _is_user_array(x) -> bool:
+        """True for data to check in memory now: anything (None and strings included, to
+        be refused naming the argument) but a stream of batches (a tf.data dataset, a
+        generator, a ``keras.utils.PyDataset``, a torch or grain loader), which the
+        compiled steps check, or a symbolic tensor (traced inside fit, predict, a
+        tf.function; a ``keras.KerasTensor``)."""
+        if isinstance(x, tf.Tensor):
+            return tf.executing_eagerly()
+        if isinstance(x, keras.KerasTensor):
+            return False
+        return not _is_stream(x)
+
+    def _check_dataset_spec(self, dataset, name: str) -> None:
+        """Refuses a tf.data dataset whose batches (its x, of an (x, y, weight) tuple)
+        cannot hold examples of ``event_shape``, from its ``element_spec`` alone (nothing
+        is consumed)."""
+        spec = dataset.element_spec
+        if isinstance(spec, tuple) and spec:
+            spec = spec[0]
+        shape = getattr(spec, "shape", None)
+        if not isinstance(shape, tf.TensorShape) or shape.rank is None:
+            return  # checked when traced
+        expected = tuple(self.event_shape)
+        if shape.rank == len(expected) and shape.is_compatible_with(expected):
+            raise ValueError(
+                f"{name} is a dataset of single examples of shape {expected} without a batch "
+                f"axis; batch it, e.g. {name}.batch(32)."
+            )
+        if not shape.is_compatible_with((None, *expected)):
+            raise ValueError(
+                f"{name} is a dataset of batches of shape {tuple(shape)}, but the model "
+                f"expects examples of shape {expected}, i.e. batches of shape (batch, "
+                f"{', '.join(str(d) for d in expected)}); reshape its elements (e.g. with "
+                f"{name}.map) to that shape."
+            )
 
     def _traced_input(self, x):
         x = tf.convert_to_tensor(x)
-        if x.shape.rank is not None and tuple(x.shape[1:]) != tuple(self.event_shape):
+        expected = (None, *self.event_shape)
+        if not x.shape.is_compatible_with(expected):
             raise ValueError(
-                f"{type(self).__name__} expects examples of shape {tuple(self.event_shape)}, "
-                f"got a batch of shape {tuple(x.shape)}; reshape the data."
+                f"{type(self).__name__} expects x to hold examples of shape "
+                f"{tuple(self.event_shape)}, got a batch of shape {tuple(x.shape)}; reshape "
+                f"x to (batch, {', '.join(str(d) for d in self.event_shape)})."
             )
+        if not x.shape[1:].is_fully_defined():
+            # A trace for batches of several shapes (a generator, or a step retraced with
+            # relaxed shapes) has an unknown rank: pin it, checked when each batch runs.
+            x = tf.ensure_shape(x, expected, name="x")
         return tf.cast(x, self.compute_dtype)
 
     @staticmethod
@@ -113,6 +330,28 @@ class UnsupervisedModel(keras.Model):
                 f"{method} takes no targets: the model learns from x alone, "
                 f"so call {method}(x) instead of {method}(x, y)."
             )
+
+    # ------------------------------------------------------------- in-graph input checks
+
+    def _graph_in_support(self, x):
+        """A scalar bool tensor: whether the likelihood can score every value of ``x``
+        (computed inside the compiled steps, also under XLA)."""
+        return self.likelihood.in_support(x)
+
+    def support_problem(self, name: str = "x") -> str:
+        """The message for data outside what ``_graph_in_support`` accepts."""
+        return f"{name} {self.likelihood.support_problem()}"
+
+    def _input_status(self, x):
+        finite = tf.reduce_all(tf.math.is_finite(x))
+        return tf.where(finite, tf.where(self._graph_in_support(x), _OK, _UNSUPPORTED_INPUT),
+                        _NON_FINITE_INPUT)
+
+    def _record(self, status):
+        """Keeps the first problem met (0 while there is none); returns the new status."""
+        status = tf.where(tf.equal(self._step_status, _OK), status, self._step_status)
+        self._step_status.assign(status)
+        return status
 
     # ----------------------------------------------------------------- Keras entry points
 
@@ -134,28 +373,59 @@ class UnsupervisedModel(keras.Model):
             return x
         return x, self._weight_carrier(x, sample_weight), sample_weight
 
-    def fit(self, x=None, y=None, validation_data=None, sample_weight=None, **kwargs):
+    def _guard_steps(self, checked_in_python: bool) -> None:
+        """Chooses the training step for ``fit``'s data. Arrays were checked in Python,
+        so their step applies every update and only records a non-finite loss. A
+        stream's step (tf.data, generators, PyDataset) also checks each batch and skips
+        the update of a bad batch or a non-finite step: a conditional update that
+        costs time under XLA (docs/benchmarks.md), so only streams pay for it."""
+        gated = not checked_in_python
+        if getattr(self, "_gated_steps", None) != gated:
+            self._gated_steps = gated
+            self.train_function = None  # traced again with the other step
+
+    def _guarded(self, callbacks, method: str):
+        if isinstance(callbacks, keras.callbacks.CallbackList):  # evaluate() inside fit()
+            return callbacks
+        return [_StepGuard(method), *(callbacks or [])]
+
+    def fit(self, x=None, y=None, validation_data=None, sample_weight=None, callbacks=None,
+            **kwargs):
         self._refuse_targets(y, "fit")
         x = self._checked_if_array(x, "x")
+        self._guard_steps(checked_in_python=isinstance(x, np.ndarray))
         return super().fit(x, self._weight_carrier(x, sample_weight),
-                           validation_data=self._checked_validation(validation_data),
-                           sample_weight=sample_weight, **kwargs)
+                           validation_data=None if validation_data is None
+                           else self._checked_validation(validation_data),
+                           sample_weight=sample_weight,
+                           callbacks=self._guarded(callbacks, "fit"), **kwargs)
 
-    def evaluate(self, x=None, y=None, sample_weight=None, **kwargs):
+    def evaluate(self, x=None, y=None, sample_weight=None, callbacks=None, **kwargs):
         self._evaluation_draws.assign(0)  # every evaluation draws the same noise
         self._refuse_targets(y, "evaluate")
         x = self._checked_if_array(x, "x")
         # fit() calls evaluate() for validation with the carrier already made.
         carrier = y if y is not None else self._weight_carrier(x, sample_weight)
-        return super().evaluate(x, carrier,
-                                sample_weight=sample_weight, **kwargs)
+        return super().evaluate(x, carrier, sample_weight=sample_weight,
+                                callbacks=self._guarded(callbacks, "evaluate"), **kwargs)
 
-    def predict(self, x, **kwargs):
-        return super().predict(self._checked_if_array(x, "x"), **kwargs)
+    def predict(self, x, callbacks=None, **kwargs):
+        return super().predict(self._checked_if_array(x, "x"),
+                               callbacks=self._guarded(callbacks, "predict"), **kwargs)
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        compiled = [] if getattr(self, "_compile_metrics", None) is None else [
+            self._compile_metrics]
+        return [*self.trackers.values(), *compiled]
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics on (x, the prediction of x); ``y`` is unused
+        (there are no targets). Returns the values of all metrics."""
+        del y
+        if self._compile_metrics is not None:
+            self._compile_metrics.update_state(x, y_pred, sample_weight)
+        return self.get_metrics_result()
 
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -168,13 +438,27 @@ class UnsupervisedModel(keras.Model):
         sample_weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
         return tf.reduce_sum(values * sample_weight) / tf.reduce_sum(sample_weight)
 
-    def _report(self, terms, sample_weight):
+    def _report(self, x, terms, sample_weight, training):
         for term, tracker in self.trackers.items():
             tracker.update_state(terms[term], sample_weight=sample_weight)
-        return {term: tracker.result() for term, tracker in self.trackers.items()}
+        prediction = None
+        if self._compile_metrics is not None:
+            prediction = self._metric_prediction(x, training)
+        return self.compute_metrics(x, None, prediction, sample_weight)
+
+    def _all_finite(self, objective, gradients):
+        finite = tf.math.is_finite(objective)
+        if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+            return finite  # it skips steps with non-finite scaled gradients itself
+        for gradient in gradients:
+            if gradient is not None:
+                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
+        return finite
 
     def train_step(self, data):
         x, sample_weight = self._unpack(data)
+        gated = getattr(self, "_gated_steps", True)
+        input_status = self._input_status(x) if gated else tf.constant(_OK)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, training=True)
             objective = self._weighted_mean(terms["loss"], sample_weight)
@@ -182,9 +466,117 @@ class UnsupervisedModel(keras.Model):
                 objective += tf.add_n(self.losses)
             scaled = self.optimizer.scale_loss(objective)
         gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
-        return self._report(terms, sample_weight)
+        finite = (self._all_finite(objective, gradients) if gated
+                  else tf.math.is_finite(objective))
+        status = tf.where(tf.equal(input_status, _OK), tf.where(finite, _OK, _NON_FINITE_LOSS),
+                          input_status)
+        first = tf.logical_and(tf.equal(self._step_status, _OK), tf.not_equal(status, _OK))
+        self._problem_iteration.assign(tf.where(
+            first, tf.cast(self.optimizer.iterations, tf.int64), self._problem_iteration))
+        status = self._record(status)
+        if not gated:  # checked data: only a non-finite loss can go wrong (_StepGuard)
+            self.optimizer.apply(gradients, self.trainable_variables)
+            return self._report(x, terms, sample_weight, training=True)
+        if not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+        def apply():
+            self.optimizer.apply(gradients, self.trainable_variables)
+            return tf.constant(True)
+
+        # A bad batch or a non-finite step is not applied (_StepGuard then raises).
+        tf.cond(tf.equal(status, _OK), apply, lambda: tf.constant(False))
+        return self._report(x, terms, sample_weight, training=True)
 
     def test_step(self, data):
         x, sample_weight = self._unpack(data)
-        return self._report(self.loss_terms(x, training=False), sample_weight)
+        self._record(self._input_status(x))
+        return self._report(x, self.loss_terms(x, training=False), sample_weight,
+                            training=False)
+
+    def predict_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = self._traced_input(x)
+        self._record(self._input_status(x))
+        return self._output(x, training=False)
+
+
+class _StepGuard(keras.callbacks.Callback):
+    """Turns the status recorded by the compiled steps into an exception, raised after
+    the step that met the problem and before any other callback sees its epoch end (so
+    a ModelCheckpoint saves nothing after it). ``fit``, ``evaluate`` and ``predict``
+    put it first in their callbacks."""
+
+    async_safe = True  # it only reads a variable; Keras re-raises its errors in order
+
+    def __init__(self, method: str):
+        super().__init__()
+        self.method = method
+        self.epoch = 0
+        self.first_step = 0
+        self.validating = False
+
+    def _check(self):
+        # The status stays set (and every later step unapplied) until the next call of
+        # fit, evaluate or predict begins: this check may run in a thread of Keras'.
+        status = int(self.model._step_status.numpy())
+        if status == _OK:
+            return
+        name = "validation_data" if self.validating else "x"
+        if status == _NON_FINITE_INPUT:
+            raise ValueError(
+                f"{name} passed to {self.method} has non-finite values (NaN or inf) in a "
+                f"batch; remove or impute them before {self.method}."
+            )
+        if status == _UNSUPPORTED_INPUT:
+            raise ValueError(f"{self.model.support_problem(name)} (found in a batch passed to "
+                             f"{self.method}).")
+        step = int(self.model._problem_iteration.numpy()) - self.first_step
+        if getattr(self.model, "_gated_steps", True):
+            weights = ("the step was not applied and fit stopped with the weights of the "
+                       "last good step")
+        else:  # arrays: their steps apply unconditionally (see UnsupervisedModel._guard_steps)
+            weights = ("fit stopped after applying that step, so the weights may be broken: "
+                       "reload the model from a checkpoint or file saved before it")
+        raise FloatingPointError(
+            f"training produced a non-finite loss (NaN or inf) or gradient at epoch "
+            f"{self.epoch + 1}, batch {step + 1}; {weights}. Lower the learning rate (e.g. "
+            "keras.optimizers.Adam(1e-3)) or check the data."
+        )
+
+    def on_train_begin(self, logs=None):
+        self.model._step_status.assign(_OK)
+        self.validating = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        self.first_step = int(self.model.optimizer.iterations.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check()
+
+    def on_test_begin(self, logs=None):
+        self.validating = self.method == "fit"
+        if self.validating:
+            self._check()
+        else:
+            self.model._step_status.assign(_OK)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_test_end(self, logs=None):
+        self._check()
+        self.validating = False
+
+    def on_predict_begin(self, logs=None):
+        self.model._step_status.assign(_OK)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._check()
+
+    def on_predict_end(self, logs=None):
+        self._check()

@@ -42,6 +42,9 @@ class DenoisingAutoencoder(Autoencoder):
     epochs. Methods that take a ``seed`` (``corrupt``, ``denoising_loss``,
     ``sample_chain``) draw from that seed alone.
 
+    Metrics given to ``compile(metrics=...)`` compare x with ``model(x)``, the mean
+    of p(x | h = f(x)) for the clean x (no corruption), as for ``tfae.Autoencoder``.
+
     The encoder, decoder and likelihood are those of ``tfae.Autoencoder``; unlike
     the plain autoencoder, the code may be wider than x (the noise, not the
     bottleneck, stops the identity map from being learned).
@@ -109,6 +112,28 @@ class DenoisingAutoencoder(Autoencoder):
         self.corruption.check_data(array, name)
         return array
 
+    def check_mapped_inputs(self, x, name: str = "x") -> np.ndarray:
+        """Inputs to ``encode``, ``denoise``, ``reconstruct`` and ``model(x)`` may be
+        corrupted: Gaussian noise leaves the likelihood's range (only shape and
+        finiteness are checked then); the other corruptions keep it."""
+        if isinstance(self.corruption, corruption_lib.GaussianNoise):
+            return self.check_shape(x, name)
+        return super(Autoencoder, self).check_inputs(x, name)
+
+    def _graph_in_support(self, x):
+        supported = super()._graph_in_support(x)
+        if isinstance(self.corruption, corruption_lib.SaltAndPepper):
+            binary = tf.reduce_all(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1)))
+            supported = tf.logical_and(supported, binary)
+        return supported
+
+    def support_problem(self, name: str = "x") -> str:
+        if isinstance(self.corruption, corruption_lib.SaltAndPepper):
+            return (f"{name} has values other than 0 and 1, but salt-and-pepper noise "
+                    "corrupts binary data only; binarize it (tfae.datasets.load(..., "
+                    "binarize='threshold')) or use GaussianNoise or MaskingNoise")
+        return super().support_problem(name)
+
     # ------------------------------------------------------------------ training
 
     def _step_seeds(self, training):
@@ -143,14 +168,21 @@ class DenoisingAutoencoder(Autoencoder):
     # ------------------------------------------------------------------ denoising
 
     def corrupt(self, x, seed=0):
-        """Returns one draw of x~ ~ C(x~ | x) (after checking x)."""
-        x = self._traced_input(self._checked_if_array(x, "x", scored=False))
-        self.corruption.check_data(np.asarray(x), "x")
+        """Returns one draw of x~ ~ C(x~ | x) (after checking x as ``fit`` does)."""
+        x = self._traced_input(self._checked_if_array(x, "x"))
         return self.corruption.corrupt(x, seed)
 
     def denoise(self, x_noisy):
-        """Returns E[x | x~] = g(f(x~)), the mean reconstruction of corrupted input."""
-        return self.reconstruct(x_noisy)
+        """Returns E[x | x~] = g(f(x~)), the mean reconstruction of corrupted input.
+
+        Raises:
+            ValueError: x_noisy is not a non-empty batch of finite examples of the
+                model's shape, or (for corruptions that keep the data's range) holds
+                values the likelihood cannot score.
+        """
+        h = self.encoder(self._traced_input(self._checked_if_array(x_noisy, "x_noisy",
+                                                                   scored=False)))
+        return self.likelihood.distribution(self.decoder(h)).mean()
 
     def denoising_loss(self, x, seed=0):
         """Returns -log p(x | f(x~)) per example for one seeded corruption x~ of x."""

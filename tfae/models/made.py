@@ -44,6 +44,11 @@ class MADE(UnsupervisedModel):
     passes), and ``sample`` draws from. The training ``loss`` that ``fit`` reports is
     that of the mask used at each step; ``val_loss`` is the ensemble's.
 
+    Metrics given to ``compile(metrics=...)`` compare x with the conditional means
+    E[x_d | x_<d] of the first mask, from one pass: p(x_d = 1 | x_<d) for a
+    Bernoulli likelihood (the sigmoid of ``model(x)``), the means of a Gaussian one.
+    ``metrics=["mse"]`` is then the Brier score of the conditionals.
+
     With a Gaussian likelihood (mean and scale per dimension, for continuous data)
     the network is the building block of autoregressive flows: ``model(x)`` returns
     the parameters of every conditional.
@@ -263,7 +268,32 @@ class MADE(UnsupervisedModel):
         log p_k(x) for mask k = ``mask_index`` (an int or a scalar int tensor; default:
         the first mask). The call changes nothing in the model.
         """
-        return self._network(self._traced_input(x), self._mask_index(mask_index), training)
+        return self._output(self._traced_input(x), training, mask_index)
+
+    def _output(self, x, training=False, mask_index=0):
+        return self._network(x, self._mask_index(mask_index), training)
+
+    def _metric_prediction(self, x, training=False):
+        # The conditional means E[x_d | x_<d] under the first mask (p(x_d = 1 | x_<d)
+        # for a Bernoulli likelihood), from one pass.
+        return self.likelihood.distribution(self._network(x, 0, training)).mean()
+
+    @property
+    def likelihood_symbol(self) -> str:
+        return "p(x) = prod_d p(x_d | x_<d)"
+
+    def _graph_in_support(self, x):
+        if isinstance(self.likelihood, likelihoods.Bernoulli):
+            return tf.reduce_all(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1)))
+        return super()._graph_in_support(x)
+
+    def support_problem(self, name: str = "x") -> str:
+        if isinstance(self.likelihood, likelihoods.Bernoulli):
+            return (f"{name} has values other than 0 and 1, but MADE's Bernoulli likelihood "
+                    "is a distribution over binary vectors; binarize the data (e.g. "
+                    "tfae.datasets.load(..., binarize='stochastic'), or x / 255 > 0.5 for "
+                    "pixels in 0..255), or use likelihood='gaussian' for continuous data")
+        return super().support_problem(name)
 
     def _log_prob_mask(self, x, mask_index, training=False):
         return self.likelihood.distribution(self._network(x, mask_index, training)).log_prob(x)

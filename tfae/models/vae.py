@@ -42,6 +42,9 @@ class VAE(UnsupervisedModel):
     metrics. ``log_prob`` gives the importance-weighted estimate of log p(x) (Burda
     et al.), a tighter bound that tends to log p(x) as the number of samples grows.
 
+    Metrics given to ``compile(metrics=...)`` compare x with ``model(x)``, the mean of
+    p(x | z) at the posterior mean z = E[z | x] (no draw), e.g. ``metrics=["mae"]``.
+
     The prior is fixed (it is not trained). A ``.keras`` file holds it: the standard
     normal, or a prior that ``tfae.priors`` can describe (Gaussians and mixtures of
     Gaussians, such as ``tfae.GaussianMixture(...).fit(z).distribution``), which
@@ -72,8 +75,10 @@ class VAE(UnsupervisedModel):
             p(x | z) (the shape of x, last axis times the likelihood's
             ``params_per_value``), or None to build one. Defaults to None.
         hidden_units: tuple of int or None, the hidden widths (dense) or filters
-            (conv) of the built encoder, mirrored in the decoder; the defaults of
-            ``tfae.Autoencoder`` when None. Not used by a given network.
+            (conv) of the built encoder, mirrored in the decoder; ``()`` builds no
+            hidden layer (with ``"dense"``, affine maps to the posterior parameters
+            and to those of p(x | z)); the defaults of ``tfae.Autoencoder`` when
+            None. Not used by a given network.
         architecture: str, ``"dense"`` or ``"conv"`` (images shaped (H, W, C)), of
             the built networks. Defaults to ``"dense"``.
         likelihood: str, dict or ``tfae.likelihoods.Likelihood``, the decoder
@@ -233,7 +238,13 @@ class VAE(UnsupervisedModel):
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
 
     def decode(self, z):
-        """Returns p(x|z) as a TFP distribution with one event per example."""
+        """Returns p(x|z) as a TFP distribution with one event per example.
+
+        Raises:
+            ValueError: z is not a non-empty (batch, latent_dim) array of finite values.
+        """
+        if self._is_user_array(z):
+            z = self.check_code(z, self.latent_dim, "z")
         z = tf.cast(z, self.compute_dtype)
         if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(
@@ -246,10 +257,13 @@ class VAE(UnsupervisedModel):
         loc, _ = self.posterior_parameters(x)
         return self.likelihood.distribution(self.decoder(loc)).mean()
 
-    def call(self, x, training=False):
-        x = self._traced_input(x)
+    def _output(self, x, training=False):
         loc, _ = self._posterior_parameters(x, training)
         return self.likelihood.distribution(self.decoder(loc, training=training)).mean()
+
+    @property
+    def likelihood_symbol(self) -> str:
+        return "p(x|z) (in the ELBO)"
 
     # ------------------------------------------------------------------ the bound
 

@@ -32,8 +32,9 @@ def interpolate(vae, x_a, x_b, num_steps: int = 10):
     """
     num_steps = _checks.check_positive_int(num_steps, "num_steps", minimum=2)
     single = np.ndim(x_a) == len(vae.event_shape)
-    ends = [vae.check_shape(_checks.as_float_array(value, name)[None] if single else value,
-                            name) for name, value in (("x_a", x_a), ("x_b", x_b))]
+    ends = [vae.check_mapped_inputs(
+        _checks.as_float_array(value, name)[None] if single else value, name)
+        for name, value in (("x_a", x_a), ("x_b", x_b))]
     if ends[0].shape != ends[1].shape:
         raise ValueError(f"x_a and x_b must have the same shape, got {ends[0].shape} "
                          f"and {ends[1].shape}.")
@@ -63,7 +64,7 @@ def active_units(vae, x, threshold: float = 1e-2, batch_size: int = 1000):
         unit (float64 array (latent_dim,)).
     """
     threshold = _checks.check_number(threshold, "threshold")
-    x = vae.check_shape(x)
+    x = vae.check_mapped_inputs(x)
     if len(x) < 2:
         raise ValueError("active_units needs at least 2 examples to measure a variance.")
     batch_size = _checks.check_positive_int(batch_size, "batch_size")

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 import tfae
 from tfae import _checks
-from tfae._io import atomic_file, atomic_folder, write_json
+from tfae._io import _check_destination, atomic_file, atomic_folder, write_json
 from tfae.runs import figures, keras_models
 from tfae.runs.config import TrainConfig, read_config
 from tfae.runs.data import load_split, load_splits
@@ -25,6 +26,82 @@ _OVERWRITE = "overwrite=True (--overwrite)"
 
 #: What ``export`` writes: a LiteRT flatbuffer or a TensorFlow SavedModel folder.
 EXPORT_FORMATS = ("tflite", "saved_model")
+
+
+def _run_config(run_dir) -> TrainConfig:
+    """The TrainConfig of a run folder (see ``read_config``).
+
+    Raises:
+        ValueError: ``run_dir`` holds no ``run.json``, or one that is not a run's record.
+    """
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        return read_config(run_dir)  # says why it is not a run folder
+    try:
+        return read_config(run_dir)
+    except (ValueError, TypeError, AttributeError) as error:  # ValueError: bad JSON too
+        raise ValueError(
+            f"{path} is not the record of a tfae run ({error}); it was changed since `tfae "
+            "train` wrote it: restore it or train the run again."
+        ) from error
+
+
+#: The folder of the tfae package, where its checks raise.
+_PACKAGE = Path(tfae.__file__).resolve().parent
+
+
+def raised_by_tfae(error: BaseException) -> bool:
+    """Whether ``error`` was raised by tfae's own code (its checks, which say what is
+    wrong and how to fix it) rather than inside a library it calls.
+
+    Examples:
+        >>> try:
+        ...     _checks.check_positive_int(0, "epochs")
+        ... except ValueError as error:
+        ...     raised_by_tfae(error)
+        True
+        >>> raised_by_tfae(ValueError("never raised"))
+        False
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and Path(frames[-1].filename).resolve().is_relative_to(_PACKAGE)
+
+
+def _load(spec, run_dir):
+    """The model of a run folder, or a ValueError that says why it cannot be loaded."""
+    return _loaded(spec.load, run_dir, f"the {spec.name} model of {run_dir}")
+
+
+def _loaded(load, folder, what: str):
+    """``load(folder)``; a failure other than a ValueError of tfae's checks (a damaged
+    or foreign file: whatever its reader raises) becomes a ValueError naming ``what``."""
+    try:
+        return load(folder)
+    except ValueError as error:
+        if raised_by_tfae(error):  # it says what is wrong
+            raise
+        failure = error
+    except Exception as error:
+        failure = error
+    raise ValueError(
+        f"{what} could not be loaded ({type(failure).__name__}: {failure}); its files were "
+        "changed since `tfae train` wrote them, or written by another version of tfae: "
+        "train the run again."
+    ) from failure
+
+
+def _exportable_parts(spec, part: str) -> None:
+    """Raises a ValueError unless ``spec``'s models can export ``part``."""
+    if part in spec.parts:
+        return
+    exportable = [name for name, other in MODELS.items() if other.parts]
+    if spec.parts:
+        raise ValueError(f"a {spec.name} run has no part {part!r} to export; choose one of "
+                         f"{spec.parts}.")
+    raise ValueError(
+        f"a {spec.name} run has no part to export: export writes the "
+        f"{', '.join(tfae.choices.SIGNATURES)} of {', '.join(exportable)} runs only."
+    )
 
 
 def _versions() -> dict:
@@ -91,12 +168,12 @@ def evaluate(run_dir, split: str = "test", data_dir=None, importance_samples=Non
     """
     if split not in tfae.datasets.SPLITS:
         raise ValueError(f"split must be one of {tfae.datasets.SPLITS}, got {split!r}.")
-    config = read_config(run_dir)
+    config = _run_config(run_dir)
     spec = get_spec(config.model)
     options = spec.settings("score", {"importance_samples": importance_samples})
     if data_dir is not None:
         config.data_dir = data_dir
-    model = spec.load(run_dir)
+    model = _load(spec, run_dir)
     return {"run": str(run_dir), "split": split,
             **spec.score(model, load_split(config, split), load_split(config, "train"),
                          seed=config.seed, **options)}
@@ -127,7 +204,7 @@ def sample(run_dir, num_samples: int = 16, num_steps=None, seed: int = 0, out=No
     num_samples = _checks.check_positive_int(num_samples, "num_samples")
     seed = _checks.check_positive_int(seed, "seed", minimum=0)
     overwrite = _checks.check_bool(overwrite, "overwrite")
-    config = read_config(run_dir)
+    config = _run_config(run_dir)
     spec = get_spec(config.model)
     options = spec.settings("sample", {"num_steps": num_steps})
     out = Path(out) if out is not None else run_dir / f"samples-seed{seed}.png"
@@ -136,7 +213,7 @@ def sample(run_dir, num_samples: int = 16, num_steps=None, seed: int = 0, out=No
                          f"got {out.name!r}.")
     with atomic_file(out, overwrite, _OVERWRITE) as figure, \
             atomic_file(out.with_suffix(".npy"), overwrite, _OVERWRITE) as array:
-        samples = spec.sample(spec.load(run_dir), num_samples, seed, **options)
+        samples = spec.sample(_load(spec, run_dir), num_samples, seed, **options)
         figures.write_samples(samples, load_split(config, "train"), figure,
                               max_images=num_samples)
         np.save(array, samples)
@@ -144,41 +221,55 @@ def sample(run_dir, num_samples: int = 16, num_steps=None, seed: int = 0, out=No
 
 
 def export(run_dir, part: str = "decoder", format: str = "tflite", out=None,
-           optimize: bool = False) -> Path:
+           optimize: bool = False, overwrite: bool = False) -> Path:
     """Writes one part of a run's model for deployment (see ``tfae.export``).
 
     Args:
         run_dir: str or Path, a folder written by ``train`` (or any folder holding a
             tfae model saved as ``model.keras``).
         part: str, one of the model's exportable parts (``"encoder"``, ``"decoder"``,
-            ``"autoencoder"`` for ae, dae and vae runs). Defaults to ``"decoder"``.
+            ``"autoencoder"`` for ae, dae and vae runs; made and gmm runs have none).
+            Defaults to ``"decoder"``.
         format: str, ``"tflite"`` or ``"saved_model"``. Defaults to ``"tflite"``.
         out: str or Path or None, the file or folder to write. Defaults to
             ``run_dir/PART.tflite`` or ``run_dir/PART_savedmodel``.
         optimize: bool, LiteRT only: 8-bit dynamic-range quantisation of the
             weights. Defaults to False.
+        overwrite: bool, replace ``out`` if it exists. Defaults to False.
 
     Raises:
-        ValueError: the run's model has no such part, or a bad format or option.
+        ValueError: the run's model has no such part, a bad format or option, ``out``
+            exists and ``overwrite`` is False, or ``out`` is the run folder or holds it.
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}.")
+    optimize = _checks.check_bool(optimize, "optimize")
+    overwrite = _checks.check_bool(overwrite, "overwrite")
     if optimize and format != "tflite":
         raise ValueError("optimize (--optimize) applies to format 'tflite' only.")
     run_dir = Path(run_dir)
-    model = keras_models.load_model(run_dir)
-    spec = spec_of(model)
-    if part not in spec.parts:
-        exportable = [name for name, other in MODELS.items() if other.parts]
-        raise ValueError(
-            f"a {spec.name} model has no part {part!r} to export: "
-            + (f"choose one of {spec.parts}." if spec.parts else
-               f"export writes encoders and decoders, of {', '.join(exportable)} runs.")
-        )
+    if (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
+        spec = get_spec(_run_config(run_dir).model)
+        _exportable_parts(spec, part)
+        model = None
+    else:  # a model.keras saved outside a run
+        model = _loaded(keras_models.load_model, run_dir, f"{run_dir / 'model.keras'}")
+        try:
+            spec = spec_of(model)
+        except TypeError as error:
+            raise ValueError(f"{run_dir / 'model.keras'}: {error}") from None
+        _exportable_parts(spec, part)
+    suffix = ".tflite" if format == "tflite" else "_savedmodel"
+    out = Path(out) if out is not None else run_dir / f"{part}{suffix}"
+    if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
+        raise ValueError(f"out (--out) {out} is the run folder {run_dir} or holds it: the "
+                         "export would replace the run; choose another path.")
+    _check_destination(out, overwrite, _OVERWRITE)
+    if model is None:
+        model = _load(spec, run_dir)
     if format == "tflite":
-        return tfae.export.tflite(model, out or run_dir / f"{part}.tflite", part=part,
-                                  optimize=optimize)
-    return tfae.export.saved_model(model, out or run_dir / f"{part}_savedmodel", part=part)
+        return tfae.export.tflite(model, out, part=part, optimize=optimize)
+    return tfae.export.saved_model(model, out, part=part)
 
 
 def score(model, x, x_train, batch_size=None, importance_samples=None, seed: int = 0) -> dict:

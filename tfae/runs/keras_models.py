@@ -1,8 +1,16 @@
 """The Keras models of a run, each with its spec: ``ae``, ``dae``, ``made``, ``vae``.
 
 They are built from ``model_args``, trained by ``Model.fit`` with Adam and early
-stopping on the validation loss, scored by ``Model.evaluate`` beside the
-per-pixel-mean model, and saved as ``model.keras``.
+stopping on the validation loss, scored by ``Model.evaluate`` beside baselines of
+the same quantity (``tfae.runs.baselines``), and saved as ``model.keras``.
+
+``metrics.json`` names every number for what it is (its ``"notes"`` say it in
+words): ``*_nll`` is a negative log-likelihood (lower is better), ``*_log_likelihood``
+a log-likelihood (higher is better), both in nats per example, averaged over the
+split. Only numbers of the same quantity are comparable: the autoencoder's
+``reconstruction_nll`` is not a likelihood of x, the denoising autoencoder's
+``denoising_nll`` is -log p(x | x~), and MADE's ``nll`` and the VAE's ``iw_nll`` are
+-log p(x), like ``pixel_mean_nll``.
 """
 
 from __future__ import annotations
@@ -13,14 +21,31 @@ from types import MappingProxyType
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 import tfae
 from tfae.choices import SIGNATURES
-from tfae.runs import figures
+from tfae.runs import baselines, figures
 from tfae.runs.spec import ModelSpec
 
 #: Examples per batch of ``Model.evaluate`` when a run scores a Keras model.
 EVALUATION_BATCH_SIZE = 256
+
+#: At most this many training examples estimate the identity denoiser's trust in x~.
+IDENTITY_BASELINE_EXAMPLES = 10_000
+
+#: What every run's ``metrics.json`` says about its numbers (its ``"notes"``).
+COMMON_NOTES = MappingProxyType({
+    "units": "*_nll: negative log-likelihoods (lower is better), *_log_likelihood: "
+             "log-likelihoods (higher is better), in nats per example, averaged over the "
+             "split's examples; numbers are comparable only when they score the same "
+             "quantity, as each note says",
+    "examples": "the number of examples of the split scored",
+})
+
+#: The per-pixel-mean model, the baseline of the Keras models' likelihoods.
+PIXEL_MEAN_NOTE = ("-log p(x) under the per-pixel-mean model: independent values, their "
+                   "means fitted on the training split (tfae.metrics.pixel_mean_nll)")
 
 
 def load_model(folder):
@@ -75,15 +100,29 @@ class KerasSpec(ModelSpec):
             )
         return {name: [float(value) for value in values] for name, values in history.items()}
 
+    #: The model's loss terms (``Model.evaluate``) that ``score`` reports -> their keys.
+    term_keys = MappingProxyType({"loss": "reconstruction_nll"})
+
+    #: Key of each score -> what it is (``metrics.json``'s ``"notes"``).
+    notes = MappingProxyType({
+        "reconstruction_nll": "-log p(x | g(f(x))), the reconstruction error the autoencoder "
+                              "minimises: not a likelihood of x (exp(-l(x)) does not sum to 1 "
+                              "over x), so no model's NLL compares with it",
+        "pixel_mean_nll": PIXEL_MEAN_NOTE + "; as a reconstruction error, that of the "
+                          "constant reconstruction r = the per-pixel means",
+    })
+
     def summary_scores(self, model, history: dict) -> dict:
-        return {"epochs_run": len(history["loss"]), "parameters": int(model.count_params())}
+        return {"epochs_run": len(history["loss"]), "parameters": int(model.count_params()),
+                "notes": {**COMMON_NOTES, **self.notes}}
 
     def score(self, model, x, x_train, seed: int = 0, batch_size: int = EVALUATION_BATCH_SIZE):
-        """The mean loss terms on ``x`` beside the per-pixel-mean model's negative
-        log-likelihood (its per-pixel means fitted on ``x_train``)."""
+        """The model's mean loss terms on ``x`` under the keys of ``term_keys`` (see
+        ``notes``) beside the per-pixel-mean model's -log p(x) (its per-pixel means
+        fitted on ``x_train``)."""
         terms = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
         baseline = float(tfae.metrics.pixel_mean_nll(x_train, x, model.likelihood).mean())
-        return {**{name: float(value) for name, value in terms.items()},
+        return {**{key: float(terms[term]) for term, key in self.term_keys.items()},
                 "pixel_mean_nll": baseline, "examples": int(len(x))}
 
     def save(self, model, folder) -> None:
@@ -96,8 +135,10 @@ class KerasSpec(ModelSpec):
         return np.asarray(model.sample(num_samples, seed=seed))
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
-        originals = splits["test"][:10]
-        tfae.plotting.image_rows(
+        """Test examples (one per class, see ``figures.showcase``) above their
+        reconstructions."""
+        originals = figures.showcase(splits["test"], figures.labels_of(splits, "test"), seed)
+        figures.write_image_rows(
             {"original": originals, "reconstructed": model.reconstruct(originals)},
             Path(folder) / "reconstructions.png")
 
@@ -123,20 +164,62 @@ class DenoisingSpec(KerasSpec):
     name = "dae"
     summary = "the denoising autoencoder, a generative model through its Markov chain"
     sample_options = MappingProxyType({"num_steps": 200})
+    term_keys = MappingProxyType({"denoising": "denoising_nll", "walkback": "walkback_nll"})
+    notes = MappingProxyType({
+        "denoising_nll": "-log p(x | x~), x~ ~ C(x~ | x) one seeded corruption per example: "
+                         "the denoising term of the training loss",
+        "walkback_nll": "the walkback terms of the training loss (0 without walkback_steps), "
+                        "-log p(x | x~) at points the chain visits, summed: not a denoising "
+                        "NLL of its own; denoising_nll + walkback_nll is history.json's "
+                        "val_loss",
+        "identity_denoising_nll": "-log p(x | x~) of the denoiser that returns x~, trusting "
+                                  "it as much as the corruption keeps values on the training "
+                                  "split (tfae.runs.baselines.identity_denoising_nll): the "
+                                  "baseline of denoising_nll",
+        "pixel_mean_nll": PIXEL_MEAN_NOTE + "; as it ignores x~, also the -log p(x | x~) of "
+                          "a denoiser that ignores x~: a baseline of denoising_nll",
+    })
 
     @property
     def model_class(self) -> type:
         return tfae.DenoisingAutoencoder
+
+    def score(self, model, x, x_train, seed: int = 0, batch_size: int = EVALUATION_BATCH_SIZE):
+        """The denoising and walkback terms on ``x``, beside the denoising NLL of two
+        baselines: the per-pixel-mean model (which ignores x~) and the identity
+        denoiser (``baselines.identity_denoising_nll``, its trust in x~ estimated on
+        the first ``IDENTITY_BASELINE_EXAMPLES`` examples of ``x_train``), each
+        corrupted once with seeds drawn from ``numpy.random.default_rng(seed)``. Under
+        dynamic binarization (grey ``x_train``, binary ``x``) the training examples are
+        binarized once, from the same generator, as training binarizes them."""
+        scores = super().score(model, x, x_train, seed, batch_size)
+        train = np.asarray(x_train, np.float32)[:IDENTITY_BASELINE_EXAMPLES]
+        held_out = np.asarray(x, np.float32)
+        rng = np.random.default_rng(seed)
+        train_seed, held_out_seed = (tf.constant(pair, tf.int32)
+                                     for pair in rng.integers(0, 2**31 - 1, size=(2, 2)))
+        if (isinstance(model.likelihood, tfae.likelihoods.Bernoulli)
+                and np.isin(held_out, (0.0, 1.0)).all() and not np.isin(train, (0.0, 1.0)).all()):
+            train = (rng.uniform(size=train.shape) < train).astype(np.float32)
+        corrupt = model.corruption.corrupt
+        identity = baselines.identity_denoising_nll(
+            train, np.asarray(corrupt(train, train_seed)),
+            held_out, np.asarray(corrupt(held_out, held_out_seed)), model.likelihood)
+        return {"denoising_nll": scores["denoising_nll"],
+                "walkback_nll": scores["walkback_nll"],
+                "identity_denoising_nll": float(identity.mean()),
+                "pixel_mean_nll": scores["pixel_mean_nll"], "examples": scores["examples"]}
 
     def sample(self, model, num_samples: int, seed: int, num_steps: int = 200):
         return np.asarray(model.sample_chain(num_chains=num_samples, num_steps=num_steps,
                                              seed=seed, return_all=False))
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
-        """The lecture's three rows: originals, corrupted, reconstructed."""
-        originals = splits["test"][:10]
+        """The lecture's three rows: originals (one per class, see
+        ``figures.showcase``), corrupted, reconstructed."""
+        originals = figures.showcase(splits["test"], figures.labels_of(splits, "test"), seed)
         corrupted = model.corrupt(originals, seed=seed)
-        tfae.plotting.image_rows(
+        figures.write_image_rows(
             {"original": originals, "corrupted": corrupted,
              "reconstructed": model.denoise(corrupted)},
             Path(folder) / "reconstructions.png")
@@ -148,6 +231,12 @@ class MADESpec(KerasSpec):
     flatten = True
     default_args = MappingProxyType({})
     parts = ()
+    term_keys = MappingProxyType({"loss": "nll"})
+    notes = MappingProxyType({
+        "nll": "-log p(x), MADE's exact negative log-likelihood (of its ensemble of masks "
+               "when num_masks > 1): the same quantity as pixel_mean_nll",
+        "pixel_mean_nll": PIXEL_MEAN_NOTE + ": the baseline of nll",
+    })
 
     @property
     def model_class(self) -> type:
@@ -158,7 +247,7 @@ class MADESpec(KerasSpec):
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         """The lecture's MADE figure: samples beside their nearest training examples."""
-        figures.write_samples(self.sample(model, 10, seed), splits["train"],
+        figures.write_samples(self.sample(model, figures.NUM_SHOWN, seed), splits["train"],
                               Path(folder) / "samples.png")
 
 
@@ -167,6 +256,21 @@ class VAESpec(KerasSpec):
     summary = "the variational autoencoder, trained on the ELBO"
     fields = (*KerasSpec.fields, "importance_samples")
     score_options = MappingProxyType({**KerasSpec.score_options, "importance_samples": 100})
+    term_keys = MappingProxyType({"reconstruction": "reconstruction_nll", "kl": "kl"})
+    notes = MappingProxyType({
+        "iw_nll": "-log p(x) estimated with importance_samples importance samples per "
+                  "example (Burda et al.): in expectation an upper bound on the true NLL, "
+                  "tighter as importance_samples grows; the same quantity as pixel_mean_nll",
+        "elbo": "the evidence lower bound E_q[log p(x | z)] - KL(q(z | x) || p(z)) <= log p(x) "
+                "(one draw of z per example, beta not used): a log-likelihood bound, so "
+                "elbo <= -iw_nll up to Monte Carlo noise",
+        "reconstruction_nll": "E_q[-log p(x | z)], one draw of z per example: the first term "
+                              "of -elbo, not a likelihood of x",
+        "kl": "KL(q(z | x) || p(z)), the second term of -elbo (reconstruction_nll + kl ~ "
+              "-elbo; the training loss weighs it by beta)",
+        "importance_samples": "the importance samples per example of iw_nll",
+        "pixel_mean_nll": PIXEL_MEAN_NOTE + ": the baseline of iw_nll",
+    })
 
     @property
     def model_class(self) -> type:
@@ -177,8 +281,9 @@ class VAESpec(KerasSpec):
 
     def score(self, model, x, x_train, seed: int = 0, batch_size: int = EVALUATION_BATCH_SIZE,
               importance_samples: int = 100) -> dict:
-        """The loss terms, and the ELBO and the importance-weighted -log p(x) (k =
-        ``importance_samples``), both seeded by ``seed``."""
+        """The ELBO's terms, the ELBO and the importance-weighted -log p(x) (k =
+        ``importance_samples``), both seeded by ``seed``, beside the per-pixel-mean
+        model's -log p(x)."""
         elbo = np.mean(model.elbo(x, seed=seed).numpy())
         log_prob = np.mean(model.log_prob(x, num_samples=importance_samples, seed=seed).numpy())
         return {**super().score(model, x, x_train, seed, batch_size), "elbo": float(elbo),
@@ -188,9 +293,9 @@ class VAESpec(KerasSpec):
         """Originals above reconstructions; samples (draws and means of p(x | z), beside
         the nearest training examples of the means) in ``samples.png``."""
         super().figures(model, splits, folder, seed)
-        means = np.asarray(model.sample(10, seed=seed, return_means=True))
-        tfae.plotting.image_rows(
-            {"samples x ~ p(x | z)": self.sample(model, 10, seed),
+        means = np.asarray(model.sample(figures.NUM_SHOWN, seed=seed, return_means=True))
+        figures.write_image_rows(
+            {"samples x ~ p(x | z)": self.sample(model, figures.NUM_SHOWN, seed),
              "their means E[x | z]": means,
              "nearest training example": figures.nearest_training_examples(
                  means, splits["train"])},

@@ -11,6 +11,7 @@ import numpy as np
 
 import tfae
 from tfae.choices import BINARIZATIONS
+from tfae.runs import baselines, figures
 from tfae.runs.pca import PrincipalComponents
 from tfae.runs.spec import ModelSpec
 
@@ -38,8 +39,13 @@ class ComponentMixture:
         return self
 
     def score(self, x) -> float:
-        """The mean log-likelihood of ``x`` in the space of the components."""
-        return float(self.mixture.score(self.pca.project(np.asarray(x, np.float64))))
+        """The mean log-likelihood per example of ``x``'s coordinates along the
+        components (a density on R^pca_dim, not on the images)."""
+        return float(self.mixture.score(self.project(x)))
+
+    def project(self, x) -> np.ndarray:
+        """The coordinates (N, pca_dim) of images ``x`` (N, D) along the components."""
+        return self.pca.project(np.asarray(x, np.float64))
 
     def sample(self, num_samples: int, seed: int) -> np.ndarray:
         """Images (N, D) of draws of the mixture."""
@@ -100,13 +106,31 @@ class MixtureSpec(ModelSpec):
         model.fit(splits["train"])
 
     def summary_scores(self, model, history) -> dict:
+        space = f"the {model.pca_dim} principal-component coordinates of x"
         return {"em_iterations": int(model.mixture.n_iter_),
                 "converged": bool(model.mixture.converged_),
-                "note": f"log-likelihoods are per example in the {model.pca_dim}-dimensional "
-                        "PCA space, not comparable with pixel-space NLLs"}
+                "notes": {
+                    "units": "*_log_likelihood: log-likelihoods (higher is better), in nats "
+                             "per example, averaged over the split's examples",
+                    "pca_log_likelihood": f"log p(z), z = {space}, under the mixture: a "
+                                          "density on the PCA space, not on the images, so "
+                                          "comparable with no pixel-space NLL of the other "
+                                          "models, only with pca_gaussian_log_likelihood",
+                    "pca_gaussian_log_likelihood": f"log N(z; mean, covariance), z = {space}, "
+                                                   "the Gaussian fitted to the training "
+                                                   "split's z (a one-component mixture): the "
+                                                   "baseline of pca_log_likelihood",
+                    "examples": "the number of examples of the split scored",
+                }}
 
     def score(self, model, x, x_train, seed: int = 0) -> dict:
-        return {"log_likelihood": model.score(x), "examples": int(len(x))}
+        """The mixture's mean log-likelihood of the PCA coordinates of ``x``, beside that
+        of one Gaussian fitted to those of ``x_train`` (see ``summary_scores``)."""
+        reg_covar = getattr(model.mixture, "reg_covar", 1e-6)
+        baseline = baselines.gaussian_log_likelihood(model.project(x_train), model.project(x),
+                                                     reg_covar)
+        return {"pca_log_likelihood": model.score(x),
+                "pca_gaussian_log_likelihood": float(baseline.mean()), "examples": int(len(x))}
 
     def save(self, model, folder) -> None:
         model.save(folder)
@@ -118,5 +142,6 @@ class MixtureSpec(ModelSpec):
         return model.sample(num_samples, seed)
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
-        tfae.plotting.image_rows({"samples": model.sample(10, seed), "means": model.means()},
-                                 Path(folder) / "samples.png")
+        figures.write_image_rows(
+            {"samples": model.sample(figures.NUM_SHOWN, seed), "means": model.means()},
+            Path(folder) / "samples.png")
