@@ -308,3 +308,34 @@ def test_the_mixture_hints_at_the_batch_axis():
             method(np.zeros(3))
         with pytest.raises(ValueError, match="non-finite"):
             method(np.full((2, 3), np.nan))
+
+
+# ------------------------------------------------------------------ other arguments
+
+def test_class_weight_is_refused(x):
+    model = _model("autoencoder")
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="class_weight.*sample_weight"):
+        model.fit(x, class_weight={0: 1.0}, verbose=0)
+
+
+@pytest.mark.parametrize("kind", ["dae", "made", "vae"])
+def test_seeds_beyond_int32_are_refused(kind):
+    with pytest.raises(ValueError, match=r"seed must be <= 2\*\*31 - 1"):
+        if kind == "made":
+            tfae.MADE(D, hidden_units=(8,), seed=2**31)
+        else:
+            {"dae": tfae.DenoisingAutoencoder, "vae": tfae.VAE}[kind](
+                (D,), latent_dim=2, hidden_units=(4,), seed=2**31)
+
+
+def test_a_gaussian_noise_dae_predicts_noisy_streams_as_it_predicts_noisy_arrays(x):
+    """predict maps (it does not score): on a stream it accepts what denoise accepts."""
+    model = tfae.DenoisingAutoencoder((D,), latent_dim=2, hidden_units=(4,), seed=0,
+                                      corruption=tfae.corruption.GaussianNoise(0.5, seed=0))
+    noisy = x + 0.7  # outside [0, 1], as Gaussian noise leaves it
+    from_arrays = model.predict(noisy, verbose=0)
+    from_stream = model.predict(tf.data.Dataset.from_tensor_slices(noisy).batch(16), verbose=0)
+    np.testing.assert_allclose(from_stream, from_arrays, rtol=1e-6)
+    with pytest.raises(ValueError, match="non-finite"):
+        model.predict(tf.data.Dataset.from_tensor_slices(noisy * np.nan).batch(16), verbose=0)

@@ -95,12 +95,20 @@ def check_bool(value, name: str) -> bool:
     return bool(value)
 
 
+#: The largest seed: TensorFlow's stateless random ops take int32 seeds.
+MAX_SEED = 2**31 - 1
+
+
 def resolve_seed(seed, name: str = "seed") -> int:
-    """Returns ``seed`` as a non-negative int; None draws one from NumPy's global
+    """Returns ``seed`` as an int in [0, ``MAX_SEED``]; None draws one from NumPy's global
     generator (so ``keras.utils.set_random_seed`` makes it reproducible)."""
     if seed is None:
-        return int(np.random.randint(0, 2**31 - 1))
-    return check_positive_int(seed, name, minimum=0)
+        return int(np.random.randint(0, MAX_SEED))
+    seed = check_positive_int(seed, name, minimum=0)
+    if seed > MAX_SEED:
+        raise ValueError(f"{name} must be <= 2**31 - 1 = {MAX_SEED} (TensorFlow's random ops "
+                         f"take int32 seeds), got {seed}.")
+    return seed
 
 
 def check_hidden_units(hidden_units, name: str = "hidden_units") -> tuple[int, ...]:

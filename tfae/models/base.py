@@ -10,18 +10,20 @@ example, exactly as Keras users expect, beside the metrics given to ``compile``.
 
 from __future__ import annotations
 
-import types
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from tfae import _checks
 from tfae.likelihoods import Likelihood
-
-# The status of the steps since fit/evaluate/predict began, set inside the compiled
-# steps (also under XLA) and read by ``_StepGuard`` between steps.
-_OK, _NON_FINITE_INPUT, _UNSUPPORTED_INPUT, _NON_FINITE_LOSS = 0, 1, 2, 3
+from tfae.models.step_guard import (
+    NON_FINITE_INPUT,
+    NON_FINITE_LOSS,
+    OK,
+    UNSUPPORTED_INPUT,
+    StepGuard,
+)
+from tfae.models.streams import is_stream, is_tf_dataset
 
 #: compile() arguments that tfae cannot honour: the likelihood defines the loss.
 _REFUSED_COMPILE_ARGUMENTS = ("loss", "loss_weights")
@@ -31,27 +33,6 @@ def _is_weight_carrier(y) -> bool:
     """True for the empty (batch, 0) target that carries sample weights (see below)."""
     shape = getattr(y, "shape", None)
     return shape is not None and len(shape) == 2 and shape[-1] == 0
-
-
-def _has_parent(x, names: tuple, module: str) -> bool:
-    """True when a class of ``x``'s MRO is one of ``names`` from a module containing
-    ``module`` (how Keras recognises the data it streams, without importing torch or
-    grain)."""
-    return any(parent.__name__ in names and module in str(parent.__module__)
-               for parent in type(x).__mro__)
-
-
-def _is_tf_dataset(x) -> bool:
-    return _has_parent(x, ("DatasetV2", "DistributedDataset", "DistributedDatasetsFromFunction"),
-                       "tensorflow.python.")
-
-
-def _is_stream(x) -> bool:
-    """True for the streams of batches that Keras's fit/evaluate/predict accept: tf.data
-    datasets, generators, ``keras.utils.PyDataset``, torch and grain loaders."""
-    return (_is_tf_dataset(x) or isinstance(x, (types.GeneratorType, keras.utils.PyDataset))
-            or _has_parent(x, ("DataLoader",), "torch.utils.data")
-            or _has_parent(x, ("MapDataset", "IterDataset", "DataLoader"), "grain"))
 
 
 def _check_metrics(metrics, name: str) -> None:
@@ -118,8 +99,8 @@ class UnsupervisedModel(keras.Model):
         # evaluation_seed); a TF variable read by the compiled steps, not a Keras weight.
         self._evaluation_draws = tf.Variable(0, trainable=False, dtype=tf.int64,
                                              name="evaluation_draws")
-        # The first problem the compiled steps met (see _StepGuard); 0 while all is well.
-        self._step_status = tf.Variable(_OK, trainable=False, dtype=tf.int32,
+        # The first problem the compiled steps met (see StepGuard); 0 while all is well.
+        self._step_status = tf.Variable(OK, trainable=False, dtype=tf.int32,
                                         name="step_status")
         # The optimizer's step count when that problem was met (the guard's message).
         self._problem_iteration = tf.Variable(0, trainable=False, dtype=tf.int64,
@@ -267,7 +248,7 @@ class UnsupervisedModel(keras.Model):
         # check_mapped_inputs.
         if self._is_user_array(x):
             return self.check_inputs(x, name) if scored else self.check_mapped_inputs(x, name)
-        if _is_tf_dataset(x):
+        if is_tf_dataset(x):
             self._check_dataset_spec(x, name)
         return x
 
@@ -282,7 +263,7 @@ class UnsupervisedModel(keras.Model):
             return tf.executing_eagerly()
         if isinstance(x, keras.KerasTensor):
             return False
-        return not _is_stream(x)
+        return not is_stream(x)
 
     def _check_dataset_spec(self, dataset, name: str) -> None:
         """Refuses a tf.data dataset whose batches (its x, of an (x, y, weight) tuple)
@@ -342,14 +323,23 @@ class UnsupervisedModel(keras.Model):
         """The message for data outside what ``_graph_in_support`` accepts."""
         return f"{name} {self.likelihood.support_problem()}"
 
-    def _input_status(self, x):
+    def _graph_mappable(self, x):
+        """The in-graph counterpart of ``check_mapped_inputs`` (what ``predict`` maps):
+        by default the data the likelihood can score."""
+        return self._graph_in_support(x)
+
+    def mapping_problem(self, name: str = "x") -> str:
+        """The message for data outside what ``_graph_mappable`` accepts."""
+        return self.support_problem(name)
+
+    def _input_status(self, x, mapped: bool = False):
         finite = tf.reduce_all(tf.math.is_finite(x))
-        return tf.where(finite, tf.where(self._graph_in_support(x), _OK, _UNSUPPORTED_INPUT),
-                        _NON_FINITE_INPUT)
+        supported = self._graph_mappable(x) if mapped else self._graph_in_support(x)
+        return tf.where(finite, tf.where(supported, OK, UNSUPPORTED_INPUT), NON_FINITE_INPUT)
 
     def _record(self, status):
         """Keeps the first problem met (0 while there is none); returns the new status."""
-        status = tf.where(tf.equal(self._step_status, _OK), status, self._step_status)
+        status = tf.where(tf.equal(self._step_status, OK), status, self._step_status)
         self._step_status.assign(status)
         return status
 
@@ -387,10 +377,16 @@ class UnsupervisedModel(keras.Model):
     def _guarded(self, callbacks, method: str):
         if isinstance(callbacks, keras.callbacks.CallbackList):  # evaluate() inside fit()
             return callbacks
-        return [_StepGuard(method), *(callbacks or [])]
+        return [StepGuard(method), *(callbacks or [])]
 
     def fit(self, x=None, y=None, validation_data=None, sample_weight=None, callbacks=None,
             **kwargs):
+        if kwargs.get("class_weight") is not None:
+            raise ValueError(
+                "fit got class_weight, which weighs examples by their class label, but a "
+                "tfae model learns from x alone, without labels; pass one weight per "
+                "example as sample_weight instead."
+            )
         self._refuse_targets(y, "fit")
         x = self._checked_if_array(x, "x")
         self._guard_steps(checked_in_python=isinstance(x, np.ndarray))
@@ -410,7 +406,8 @@ class UnsupervisedModel(keras.Model):
                                 callbacks=self._guarded(callbacks, "evaluate"), **kwargs)
 
     def predict(self, x, callbacks=None, **kwargs):
-        return super().predict(self._checked_if_array(x, "x"),
+        # predict maps x as model(x) does (see check_mapped_inputs), it does not score it.
+        return super().predict(self._checked_if_array(x, "x", scored=False),
                                callbacks=self._guarded(callbacks, "predict"), **kwargs)
 
     @property
@@ -458,7 +455,7 @@ class UnsupervisedModel(keras.Model):
     def train_step(self, data):
         x, sample_weight = self._unpack(data)
         gated = getattr(self, "_gated_steps", True)
-        input_status = self._input_status(x) if gated else tf.constant(_OK)
+        input_status = self._input_status(x) if gated else tf.constant(OK)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, training=True)
             objective = self._weighted_mean(terms["loss"], sample_weight)
@@ -468,13 +465,13 @@ class UnsupervisedModel(keras.Model):
         gradients = tape.gradient(scaled, self.trainable_variables)
         finite = (self._all_finite(objective, gradients) if gated
                   else tf.math.is_finite(objective))
-        status = tf.where(tf.equal(input_status, _OK), tf.where(finite, _OK, _NON_FINITE_LOSS),
+        status = tf.where(tf.equal(input_status, OK), tf.where(finite, OK, NON_FINITE_LOSS),
                           input_status)
-        first = tf.logical_and(tf.equal(self._step_status, _OK), tf.not_equal(status, _OK))
+        first = tf.logical_and(tf.equal(self._step_status, OK), tf.not_equal(status, OK))
         self._problem_iteration.assign(tf.where(
             first, tf.cast(self.optimizer.iterations, tf.int64), self._problem_iteration))
         status = self._record(status)
-        if not gated:  # checked data: only a non-finite loss can go wrong (_StepGuard)
+        if not gated:  # checked data: only a non-finite loss can go wrong (StepGuard)
             self.optimizer.apply(gradients, self.trainable_variables)
             return self._report(x, terms, sample_weight, training=True)
         if not self.optimizer.built:
@@ -484,8 +481,8 @@ class UnsupervisedModel(keras.Model):
             self.optimizer.apply(gradients, self.trainable_variables)
             return tf.constant(True)
 
-        # A bad batch or a non-finite step is not applied (_StepGuard then raises).
-        tf.cond(tf.equal(status, _OK), apply, lambda: tf.constant(False))
+        # A bad batch or a non-finite step is not applied (StepGuard then raises).
+        tf.cond(tf.equal(status, OK), apply, lambda: tf.constant(False))
         return self._report(x, terms, sample_weight, training=True)
 
     def test_step(self, data):
@@ -497,86 +494,5 @@ class UnsupervisedModel(keras.Model):
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = self._traced_input(x)
-        self._record(self._input_status(x))
+        self._record(self._input_status(x, mapped=True))
         return self._output(x, training=False)
-
-
-class _StepGuard(keras.callbacks.Callback):
-    """Turns the status recorded by the compiled steps into an exception, raised after
-    the step that met the problem and before any other callback sees its epoch end (so
-    a ModelCheckpoint saves nothing after it). ``fit``, ``evaluate`` and ``predict``
-    put it first in their callbacks."""
-
-    async_safe = True  # it only reads a variable; Keras re-raises its errors in order
-
-    def __init__(self, method: str):
-        super().__init__()
-        self.method = method
-        self.epoch = 0
-        self.first_step = 0
-        self.validating = False
-
-    def _check(self):
-        # The status stays set (and every later step unapplied) until the next call of
-        # fit, evaluate or predict begins: this check may run in a thread of Keras'.
-        status = int(self.model._step_status.numpy())
-        if status == _OK:
-            return
-        name = "validation_data" if self.validating else "x"
-        if status == _NON_FINITE_INPUT:
-            raise ValueError(
-                f"{name} passed to {self.method} has non-finite values (NaN or inf) in a "
-                f"batch; remove or impute them before {self.method}."
-            )
-        if status == _UNSUPPORTED_INPUT:
-            raise ValueError(f"{self.model.support_problem(name)} (found in a batch passed to "
-                             f"{self.method}).")
-        step = int(self.model._problem_iteration.numpy()) - self.first_step
-        if getattr(self.model, "_gated_steps", True):
-            weights = ("the step was not applied and fit stopped with the weights of the "
-                       "last good step")
-        else:  # arrays: their steps apply unconditionally (see UnsupervisedModel._guard_steps)
-            weights = ("fit stopped after applying that step, so the weights may be broken: "
-                       "reload the model from a checkpoint or file saved before it")
-        raise FloatingPointError(
-            f"training produced a non-finite loss (NaN or inf) or gradient at epoch "
-            f"{self.epoch + 1}, batch {step + 1}; {weights}. Lower the learning rate (e.g. "
-            "keras.optimizers.Adam(1e-3)) or check the data."
-        )
-
-    def on_train_begin(self, logs=None):
-        self.model._step_status.assign(_OK)
-        self.validating = False
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        self.first_step = int(self.model.optimizer.iterations.numpy())
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._check()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._check()
-
-    def on_test_begin(self, logs=None):
-        self.validating = self.method == "fit"
-        if self.validating:
-            self._check()
-        else:
-            self.model._step_status.assign(_OK)
-
-    def on_test_batch_end(self, batch, logs=None):
-        self._check()
-
-    def on_test_end(self, logs=None):
-        self._check()
-        self.validating = False
-
-    def on_predict_begin(self, logs=None):
-        self.model._step_status.assign(_OK)
-
-    def on_predict_batch_end(self, batch, logs=None):
-        self._check()
-
-    def on_predict_end(self, logs=None):
-        self._check()

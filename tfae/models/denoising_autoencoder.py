@@ -9,6 +9,7 @@ import tensorflow as tf
 from tfae import _checks, likelihoods
 from tfae import corruption as corruption_lib
 from tfae.models.autoencoder import Autoencoder
+from tfae.models.base import UnsupervisedModel
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -100,7 +101,7 @@ class DenoisingAutoencoder(Autoencoder):
         self.walkback_probability = corruption_lib.check_rate(
             walkback_probability, "walkback_probability")
         if seed is not None:
-            seed = _checks.check_positive_int(seed, "seed", minimum=0)
+            seed = _checks.resolve_seed(seed)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -118,7 +119,7 @@ class DenoisingAutoencoder(Autoencoder):
         finiteness are checked then); the other corruptions keep it."""
         if isinstance(self.corruption, corruption_lib.GaussianNoise):
             return self.check_shape(x, name)
-        return super(Autoencoder, self).check_inputs(x, name)
+        return UnsupervisedModel.check_inputs(self, x, name)
 
     def _graph_in_support(self, x):
         supported = super()._graph_in_support(x)
@@ -126,6 +127,15 @@ class DenoisingAutoencoder(Autoencoder):
             binary = tf.reduce_all(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1)))
             supported = tf.logical_and(supported, binary)
         return supported
+
+    def _graph_mappable(self, x):
+        # As check_mapped_inputs: Gaussian noise leaves the range; no binary requirement.
+        if isinstance(self.corruption, corruption_lib.GaussianNoise):
+            return tf.constant(True)
+        return UnsupervisedModel._graph_in_support(self, x)
+
+    def mapping_problem(self, name: str = "x") -> str:
+        return UnsupervisedModel.support_problem(self, name)
 
     def support_problem(self, name: str = "x") -> str:
         if isinstance(self.corruption, corruption_lib.SaltAndPepper):

@@ -156,7 +156,7 @@ class VAE(UnsupervisedModel):
         self.activation = activation
         self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
         if seed is not None:
-            seed = _checks.check_positive_int(seed, "seed", minimum=0)
+            seed = _checks.resolve_seed(seed)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         # A TF variable read by the compiled steps, so that changing beta during training
