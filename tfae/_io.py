@@ -33,6 +33,27 @@ def _check_destination(path: Path, overwrite: bool, flag: str) -> None:
 
 
 @contextlib.contextmanager
+def _parents_made(folder: Path):
+    """Creates ``folder`` and its missing parents; if the block fails, removes again
+    those it created (when still empty), so that a failed write leaves no folders."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)  # deepest first
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for created in missing:
+            try:
+                created.rmdir()
+            except OSError:  # not empty: something else was written there meanwhile
+                break
+        raise
+
+
+@contextlib.contextmanager
 def atomic_folder(path, overwrite: bool = False, flag: str = "overwrite=True"):
     """Yields a hidden staging folder beside ``path`` that replaces ``path`` only if the
     block succeeds; on any error the staging folder is removed and ``path`` is untouched.
@@ -43,14 +64,14 @@ def atomic_folder(path, overwrite: bool = False, flag: str = "overwrite=True"):
     """
     path = Path(path)
     _check_destination(path, overwrite, flag)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
-    os.chmod(staging, 0o777 & ~_umask())
-    try:
-        yield staging
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with _parents_made(path.parent):
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+        os.chmod(staging, 0o777 & ~_umask())
+        try:
+            yield staging
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     if path.exists():
         shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
     os.replace(staging, path)
@@ -63,18 +84,18 @@ def atomic_file(path, overwrite: bool = True, flag: str = "overwrite=True"):
     path = Path(path)
     if not overwrite:
         _check_destination(path, overwrite, flag)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.partial-",
-                                         suffix=path.suffix)
-    os.close(handle)
-    temporary = Path(temporary)
-    try:
-        yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    with _parents_made(path.parent):
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.partial-",
+                                             suffix=path.suffix)
+        os.close(handle)
+        temporary = Path(temporary)
+        try:
+            yield temporary
+            os.chmod(temporary, 0o666 & ~_umask())
+            os.replace(temporary, path)
+        finally:
+            if temporary.exists():
+                temporary.unlink()
 
 
 def _jsonable(value):
