@@ -176,9 +176,9 @@ class UnsupervisedModel(keras.Model):
         if loss is not None:
             likelihood = type(self.likelihood).__name__
             raise ValueError(
-                f"compile(loss={loss!r}) cannot replace the loss of a "
+                f"compile(loss={loss!r}) cannot replace the loss of this "
                 f"{type(self).__name__}: the {likelihood} likelihood "
-                f"{self.likelihood_symbol} of this {type(self).__name__} defines its loss. "
+                f"{self.likelihood_symbol} defines its loss. "
                 f"Remove loss= from compile(); to change the loss, choose another "
                 f"likelihood with the constructor's likelihood= argument, e.g. "
                 f"tfae.{type(self).__name__}(..., likelihood='gaussian')."
