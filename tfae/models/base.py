@@ -14,16 +14,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfae import _checks
 from tfae.likelihoods import Likelihood
+from tfae.models.inputs import InputChecks
 from tfae.models.step_guard import (
-    NON_FINITE_INPUT,
     NON_FINITE_LOSS,
     OK,
-    UNSUPPORTED_INPUT,
     StepGuard,
 )
-from tfae.models.streams import is_stream, is_tf_dataset
 
 #: compile() arguments that tfae cannot honour: the likelihood defines the loss.
 _REFUSED_COMPILE_ARGUMENTS = ("loss", "loss_weights")
@@ -54,7 +51,7 @@ def _check_metrics(metrics, name: str) -> None:
         )
 
 
-class UnsupervisedModel(keras.Model):
+class UnsupervisedModel(InputChecks, keras.Model):
     """A ``keras.Model`` trained with ``fit(x)`` on per-example loss terms.
 
     Subclasses set ``event_shape`` (the shape of one example) and ``likelihood``
@@ -85,9 +82,6 @@ class UnsupervisedModel(keras.Model):
 
     #: Names of the per-example terms returned by ``loss_terms``, reported as metrics.
     loss_term_names: tuple[str, ...] = ("loss",)
-
-    #: What the metrics given to ``compile`` compare with x, for the messages.
-    metric_prediction_description = "the reconstruction mean (the mean of p(x|h))"
 
     event_shape: tuple
     likelihood: Likelihood
@@ -211,99 +205,6 @@ class UnsupervisedModel(keras.Model):
         """How the messages write the likelihood that defines the loss."""
         return "p(x|h)"
 
-    # ----------------------------------------------------------------- input checks
-
-    def check_shape(self, x, name: str = "x") -> np.ndarray:
-        """Returns ``x`` as a float32 array of finite examples of the model's shape."""
-        array = _checks.as_float_array(x, name)
-        _checks.check_not_empty(array, name)
-        _checks.check_example_shape(array, self.event_shape, name)
-        _checks.check_finite(array, name)
-        return array
-
-    def check_inputs(self, x, name: str = "x") -> np.ndarray:
-        """Returns ``x`` as a float32 array after checking that the model can score it
-        (see the class docstring)."""
-        array = self.check_shape(x, name)
-        self.likelihood.check_data(array, name)
-        return array
-
-    def check_mapped_inputs(self, x, name: str = "x") -> np.ndarray:
-        """Returns ``x`` as a float32 array after checking that the model can map it
-        (encode, reconstruct): by default the data it can score (``check_inputs``)."""
-        return self.check_inputs(x, name)
-
-    def check_code(self, h, size: int, name: str = "h") -> np.ndarray:
-        """Returns a code ``h`` as a float32 array of finite (batch, ``size``) rows."""
-        array = _checks.as_float_array(h, name)
-        _checks.check_not_empty(array, name)
-        _checks.check_example_shape(array, (size,), name)
-        _checks.check_finite(array, name)
-        return array
-
-    def _checked_if_array(self, x, name: str, scored: bool = True):
-        # Only data already in memory can be checked without consuming it; a symbolic
-        # tensor (traced inside fit, predict, a tf.function) is checked in the steps.
-        # Data that is only mapped (encoded, denoised), not scored, gets the checks of
-        # check_mapped_inputs.
-        if self._is_user_array(x):
-            return self.check_inputs(x, name) if scored else self.check_mapped_inputs(x, name)
-        if is_tf_dataset(x):
-            self._check_dataset_spec(x, name)
-        return x
-
-    @staticmethod
-    def _is_user_array(x) -> bool:
-        """True for data to check in memory now: anything (None and strings included, to
-        be refused naming the argument) but a stream of batches (a tf.data dataset, a
-        generator, a ``keras.utils.PyDataset``, a torch or grain loader), which the
-        compiled steps check, or a symbolic tensor (traced inside fit, predict, a
-        tf.function; a ``keras.KerasTensor``)."""
-        if isinstance(x, tf.Tensor):
-            return tf.executing_eagerly()
-        if isinstance(x, keras.KerasTensor):
-            return False
-        return not is_stream(x)
-
-    def _check_dataset_spec(self, dataset, name: str) -> None:
-        """Refuses a tf.data dataset whose batches (its x, of an (x, y, weight) tuple)
-        cannot hold examples of ``event_shape``, from its ``element_spec`` alone (nothing
-        is consumed)."""
-        spec = dataset.element_spec
-        if isinstance(spec, tuple) and spec:
-            spec = spec[0]
-        shape = getattr(spec, "shape", None)
-        if not isinstance(shape, tf.TensorShape) or shape.rank is None:
-            return  # checked when traced
-        expected = tuple(self.event_shape)
-        if shape.rank == len(expected) and shape.is_compatible_with(expected):
-            raise ValueError(
-                f"{name} is a dataset of single examples of shape {expected} without a batch "
-                f"axis; batch it, e.g. {name}.batch(32)."
-            )
-        if not shape.is_compatible_with((None, *expected)):
-            raise ValueError(
-                f"{name} is a dataset of batches of shape {tuple(shape)}, but the model "
-                f"expects examples of shape {expected}, i.e. batches of shape (batch, "
-                f"{', '.join(str(d) for d in expected)}); reshape its elements (e.g. with "
-                f"{name}.map) to that shape."
-            )
-
-    def _traced_input(self, x):
-        x = tf.convert_to_tensor(x)
-        expected = (None, *self.event_shape)
-        if not x.shape.is_compatible_with(expected):
-            raise ValueError(
-                f"{type(self).__name__} expects x to hold examples of shape "
-                f"{tuple(self.event_shape)}, got a batch of shape {tuple(x.shape)}; reshape "
-                f"x to (batch, {', '.join(str(d) for d in self.event_shape)})."
-            )
-        if not x.shape[1:].is_fully_defined():
-            # A trace for batches of several shapes (a generator, or a step retraced with
-            # relaxed shapes) has an unknown rank: pin it, checked when each batch runs.
-            x = tf.ensure_shape(x, expected, name="x")
-        return tf.cast(x, self.compute_dtype)
-
     @staticmethod
     def _refuse_targets(y, method: str) -> None:
         if y is not None and not _is_weight_carrier(y):
@@ -312,34 +213,14 @@ class UnsupervisedModel(keras.Model):
                 f"so call {method}(x) instead of {method}(x, y)."
             )
 
-    # ------------------------------------------------------------- in-graph input checks
-
-    def _graph_in_support(self, x):
-        """A scalar bool tensor: whether the likelihood can score every value of ``x``
-        (computed inside the compiled steps, also under XLA)."""
-        return self.likelihood.in_support(x)
-
-    def support_problem(self, name: str = "x") -> str:
-        """The message for data outside what ``_graph_in_support`` accepts."""
-        return f"{name} {self.likelihood.support_problem()}"
-
-    def _graph_mappable(self, x):
-        """The in-graph counterpart of ``check_mapped_inputs`` (what ``predict`` maps):
-        by default the data the likelihood can score."""
-        return self._graph_in_support(x)
-
-    def mapping_problem(self, name: str = "x") -> str:
-        """The message for data outside what ``_graph_mappable`` accepts."""
-        return self.support_problem(name)
-
-    def _input_status(self, x, mapped: bool = False):
-        finite = tf.reduce_all(tf.math.is_finite(x))
-        supported = self._graph_mappable(x) if mapped else self._graph_in_support(x)
-        return tf.where(finite, tf.where(supported, OK, UNSUPPORTED_INPUT), NON_FINITE_INPUT)
-
-    def _record(self, status):
-        """Keeps the first problem met (0 while there is none); returns the new status."""
-        status = tf.where(tf.equal(self._step_status, OK), status, self._step_status)
+    def _record(self, status, iteration=None):
+        """Keeps the first problem met (0 while there is none) and, for a training step,
+        the optimizer's ``iteration`` then; returns the new status."""
+        first = tf.logical_and(tf.equal(self._step_status, OK), tf.not_equal(status, OK))
+        if iteration is not None:
+            self._problem_iteration.assign(tf.where(
+                first, tf.cast(iteration, tf.int64), self._problem_iteration))
+        status = tf.where(first, status, self._step_status)
         self._step_status.assign(status)
         return status
 
@@ -465,12 +346,10 @@ class UnsupervisedModel(keras.Model):
         gradients = tape.gradient(scaled, self.trainable_variables)
         finite = (self._all_finite(objective, gradients) if gated
                   else tf.math.is_finite(objective))
-        status = tf.where(tf.equal(input_status, OK), tf.where(finite, OK, NON_FINITE_LOSS),
-                          input_status)
-        first = tf.logical_and(tf.equal(self._step_status, OK), tf.not_equal(status, OK))
-        self._problem_iteration.assign(tf.where(
-            first, tf.cast(self.optimizer.iterations, tf.int64), self._problem_iteration))
-        status = self._record(status)
+        status = self._record(
+            tf.where(tf.equal(input_status, OK), tf.where(finite, OK, NON_FINITE_LOSS),
+                     input_status),
+            iteration=self.optimizer.iterations)
         if not gated:  # checked data: only a non-finite loss can go wrong (StepGuard)
             self.optimizer.apply(gradients, self.trainable_variables)
             return self._report(x, terms, sample_weight, training=True)
