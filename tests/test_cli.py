@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import struct
 import sys
 from pathlib import Path
 
@@ -54,7 +55,11 @@ def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys
     assert main(["demo", "--out", str(tmp_path)]) == 0
     (run,) = tmp_path.iterdir()
     assert {"model.keras", "metrics.json", "reconstructions.png", "samples.png", "run.json",
-            "history.json"} <= {path.name for path in run.iterdir()}
+            "history.json", "decoder.tflite", "device-samples.png"} <= {
+        path.name for path in run.iterdir()}
+    # The device side: the LiteRT decoder, sampled by the TensorFlow-free runner.
+    png = (run / "device-samples.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24]) == (10 * 9 - 1, 2 * 9 - 1)
     assert json.loads((run / "run.json").read_text())["model"] == "vae"
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["examples"] == 360

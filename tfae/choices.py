@@ -25,7 +25,16 @@ KL_METHODS = ("analytic", "monte_carlo")
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 #: Parts of a model that ``tfae.export`` writes -> the name of the part's signature.
-SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct"}
+#: Autoencoders (AE, DAE, VAE) have the first three, MADE ``conditionals``,
+#: ``log_prob`` and ``sampler``, the Gaussian mixture ``log_prob`` and ``sampler``.
+SIGNATURES = {"encoder": "encode", "decoder": "decode", "autoencoder": "reconstruct",
+              "conditionals": "conditionals", "log_prob": "log_prob", "sampler": "sample"}
+
+#: How ``tfae.export.tflite`` quantizes a file (None: float32 weights and compute).
+QUANTIZATIONS = ("float16", "dynamic_int8", "int8")
+
+#: The formats of ``tfae.export`` and ``tfae export``.
+EXPORT_FORMATS = ("tflite", "saved_model")
 
 #: The splits of every dataset: train, valid (to choose settings and stop), test.
 SPLITS = ("train", "valid", "test")

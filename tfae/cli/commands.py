@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,21 +47,26 @@ def _add_evaluate_parser(commands) -> None:
 
 def _add_export_parser(commands) -> None:
     defaults = signature_defaults(runs.export)
-    exportable = [name for name, spec in runs.MODELS.items() if spec.parts]
+    parts = "; ".join(f"{name}: {', '.join(spec.parts)}" for name, spec in runs.MODELS.items()
+                      if spec.parts)
     export = commands.add_parser(
-        "export", help="write a run's encoder or decoder as LiteRT or SavedModel",
-        description="Export one part of a trained run for deployment (see export/README.md); "
-                    f"{', '.join(exportable)} runs have parts to export.")
+        "export", help="write a part of a run as a verified LiteRT file or SavedModel",
+        description="Export one part of a trained run for deployment, run the written file "
+                    "on probe batches and print how closely it matches the model (see "
+                    f"export/README.md). Parts ({parts}); the first is the default.")
     export.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
     export.add_argument("--part", choices=tuple(choices.SIGNATURES), default=defaults["part"],
-                        help="what to export (default: %(default)s)")
+                        help="what to export (default: the run's generative part: decoder "
+                             "or sampler)")
     export.add_argument("--format", choices=runs.EXPORT_FORMATS, default=defaults["format"],
                         help="LiteRT flatbuffer or TensorFlow SavedModel (default: %(default)s)")
     export.add_argument("--out", type=Path, default=None,
                         help="file or folder to write (default: RUN_DIR/PART.tflite or "
                              "RUN_DIR/PART_savedmodel)")
-    export.add_argument("--optimize", action="store_true",
-                        help="LiteRT only: 8-bit dynamic-range quantisation of the weights")
+    export.add_argument("--quantize", choices=choices.QUANTIZATIONS, default=None,
+                        help="LiteRT only: float16 (half the size, within 1e-2), "
+                             "dynamic_int8 (int8 weights), int8 (int8 weights and "
+                             "activations, calibrated on training data); default: float32")
     export.add_argument("--overwrite", action="store_true",
                         help="replace the file or folder if it exists")
 
@@ -143,10 +149,41 @@ def run_sample(args) -> int:
 
 
 def run_export(args) -> int:
-    out = runs.export(args.run_dir, part=args.part, format=args.format, out=args.out,
-                      optimize=args.optimize, overwrite=args.overwrite)
-    print(f"{args.part} ({choices.SIGNATURES[args.part]}) written to {out}")
+    report = runs.export(args.run_dir, part=args.part, format=args.format, out=args.out,
+                         quantize=args.quantize, overwrite=args.overwrite)
+    print(report)
     return 0
+
+
+#: The device-side runner, in tfae's source tree (not in an installed wheel).
+DEVICE_RUNNER = Path(__file__).resolve().parents[2] / "export" / "run_litert.py"
+
+#: How many samples the demo draws on the device side.
+DEMO_DEVICE_SAMPLES = 20
+
+
+def _demo_device_side(out: Path, seed: int) -> list[Path]:
+    """Exports the demo VAE's decoder and samples from it with the TensorFlow-free
+    runner, as a phone would; returns the files written."""
+    report = runs.export(out, part="decoder")
+    print(f"\ndecoder exported for LiteRT: {report.path.name}, {report.size_bytes:,} bytes, "
+          f"verified: max |file - Keras| {report.max_abs_diff:.2g} at batch sizes "
+          f"{', '.join(map(str, report.batch_sizes))}")
+    if not DEVICE_RUNNER.is_file():
+        print(f"the device-side runner export/run_litert.py is in tfae's source tree, not "
+              f"here; with it: python export/run_litert.py {report.path} --samples 20 --png "
+              "device-samples.png")
+        return [report.path]
+    png = out / "device-samples.png"
+    command = [sys.executable, str(DEVICE_RUNNER), str(report.path), "--samples",
+               str(DEMO_DEVICE_SAMPLES), "--seed", str(seed), "--png", str(png)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"the device-side runner failed: {result.stderr.strip()}")
+    print(f"sampled on the device side (NumPy and LiteRT only, z ~ N(0, I)): "
+          f"python export/run_litert.py {report.path.name} --samples {DEMO_DEVICE_SAMPLES} "
+          f"--seed {seed} --png {png.name}")
+    return [report.path, png]
 
 
 def run_demo(args) -> int:
@@ -162,9 +199,12 @@ def run_demo(args) -> int:
           f"{-test['iw_nll']:.2f} ({DEMO_IMPORTANCE_SAMPLES} importance samples); "
           f"-log p(x): VAE {test['iw_nll']:.2f} vs per-pixel-mean model "
           f"{test['pixel_mean_nll']:.2f}")
+    device_files = _demo_device_side(out, args.seed)
     print(f"run folder: {out.resolve()}")
     for name in ("model.keras", "metrics.json", "samples.png", "reconstructions.png"):
         print(f"  {out / name}")
+    for path in device_files:
+        print(f"  {path}")
     return 0
 
 

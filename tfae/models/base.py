@@ -119,6 +119,25 @@ class UnsupervisedModel(InputChecks, keras.Model):
     def call(self, x, training=False):
         return self._output(self._traced_input(x), training)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
+               **kwargs):
+        """Keras's ``Model.export`` of ``model(x)``, with the input signature filled in.
+
+        A subclassed Keras model has no recorded input shapes to export from; a tfae
+        model knows them: x of shape (batch, *event_shape), float32 unless the model's
+        dtype policy says otherwise, with a dynamic batch axis. So
+        ``model.export("model.tflite", format="litert")`` and
+        ``format="tf_saved_model"`` work without arguments. They serve ``model(x)``
+        (the reconstruction's mean; MADE's conditional parameters); for the other
+        parts (decoder, sampler, log-density) and a verified file use
+        ``tfae.export.tflite`` and ``tfae.export.saved_model``.
+        """
+        if input_signature is None:
+            input_signature = [keras.InputSpec(shape=(None, *self.event_shape),
+                                               dtype=self.input_dtype, name="x")]
+        return super().export(filepath, format=format, verbose=verbose,
+                              input_signature=input_signature, **kwargs)
+
     def evaluation_seed(self, generator: keras.random.SeedGenerator):
         """Returns the stateless seed of an evaluation step's draws (a VAE's z, a DAE's
         corruption): ``fold_in([s, -1], n)`` for a ``generator`` whose training seeds

@@ -19,13 +19,13 @@ from tfae.runs import figures, keras_models
 from tfae.runs.config import TrainConfig, read_config
 from tfae.runs.data import load_split, load_splits
 from tfae.runs.seeding import seeded
-from tfae.runs.specs import MODELS, get_spec, spec_of
+from tfae.runs.specs import get_spec, spec_of
 
 #: How the messages of the run functions name their ``overwrite`` argument.
 _OVERWRITE = "overwrite=True (--overwrite)"
 
 #: What ``export`` writes: a LiteRT flatbuffer or a TensorFlow SavedModel folder.
-EXPORT_FORMATS = ("tflite", "saved_model")
+EXPORT_FORMATS = tfae.choices.EXPORT_FORMATS
 
 
 def _run_config(run_dir) -> TrainConfig:
@@ -90,18 +90,17 @@ def _loaded(load, folder, what: str):
     ) from failure
 
 
-def _exportable_parts(spec, part: str) -> None:
-    """Raises a ValueError unless ``spec``'s models can export ``part``."""
+def _exportable_parts(spec, part: str | None) -> str:
+    """``part`` (None: the spec's first, generative part) if ``spec``'s models export it;
+    else a ValueError naming those they do."""
+    if not spec.parts:
+        raise ValueError(f"a {spec.name} run has no part to export.")
+    if part is None:
+        return spec.parts[0]
     if part in spec.parts:
-        return
-    exportable = [name for name, other in MODELS.items() if other.parts]
-    if spec.parts:
-        raise ValueError(f"a {spec.name} run has no part {part!r} to export; choose one of "
-                         f"{spec.parts}.")
-    raise ValueError(
-        f"a {spec.name} run has no part to export: export writes the "
-        f"{', '.join(tfae.choices.SIGNATURES)} of {', '.join(exportable)} runs only."
-    )
+        return part
+    raise ValueError(f"a {spec.name} run has no part {part!r} to export; choose one of "
+                     f"{spec.parts}.")
 
 
 def _versions() -> dict:
@@ -220,22 +219,28 @@ def sample(run_dir, num_samples: int = 16, num_steps=None, seed: int = 0, out=No
     return out
 
 
-def export(run_dir, part: str = "decoder", format: str = "tflite", out=None,
-           optimize: bool = False, overwrite: bool = False) -> Path:
-    """Writes one part of a run's model for deployment (see ``tfae.export``).
+def export(run_dir, part: str | None = None, format: str = "tflite", out=None,
+           quantize: str | None = None, overwrite: bool = False):
+    """Writes one part of a run's model for deployment, verified (see ``tfae.export``).
 
     Args:
         run_dir: str or Path, a folder written by ``train`` (or any folder holding a
             tfae model saved as ``model.keras``).
-        part: str, one of the model's exportable parts (``"encoder"``, ``"decoder"``,
-            ``"autoencoder"`` for ae, dae and vae runs; made and gmm runs have none).
-            Defaults to ``"decoder"``.
+        part: str or None, one of the run's parts: ``"decoder"``, ``"encoder"``,
+            ``"autoencoder"`` for ae, dae and vae runs; ``"sampler"``,
+            ``"conditionals"``, ``"log_prob"`` for made runs; ``"sampler"``,
+            ``"log_prob"`` for gmm runs (in image space: see ``tfae.runs.mixture``).
+            None: the first of these (the generative part).
         format: str, ``"tflite"`` or ``"saved_model"``. Defaults to ``"tflite"``.
         out: str or Path or None, the file or folder to write. Defaults to
             ``run_dir/PART.tflite`` or ``run_dir/PART_savedmodel``.
-        optimize: bool, LiteRT only: 8-bit dynamic-range quantisation of the
-            weights. Defaults to False.
+        quantize: None, ``"float16"``, ``"dynamic_int8"`` or ``"int8"`` (LiteRT only;
+            ``"int8"`` is calibrated on up to 500 training examples of the run's data,
+            or codes/noise for a part that takes codes or noise).
         overwrite: bool, replace ``out`` if it exists. Defaults to False.
+
+    Returns:
+        The ``tfae.export.ExportReport``.
 
     Raises:
         ValueError: the run's model has no such part, a bad format or option, ``out``
@@ -243,22 +248,26 @@ def export(run_dir, part: str = "decoder", format: str = "tflite", out=None,
     """
     if format not in EXPORT_FORMATS:
         raise ValueError(f"format must be one of {EXPORT_FORMATS}, got {format!r}.")
-    optimize = _checks.check_bool(optimize, "optimize")
     overwrite = _checks.check_bool(overwrite, "overwrite")
-    if optimize and format != "tflite":
-        raise ValueError("optimize (--optimize) applies to format 'tflite' only.")
+    if quantize is not None and format != "tflite":
+        raise ValueError("quantize (--quantize) applies to format 'tflite' only.")
+    if quantize is not None and quantize not in tfae.choices.QUANTIZATIONS:
+        raise ValueError(f"quantize must be one of {tfae.choices.QUANTIZATIONS}, got "
+                         f"{quantize!r}.")
     run_dir = Path(run_dir)
     if (run_dir / "run.json").is_file() or not (run_dir / "model.keras").is_file():
-        spec = get_spec(_run_config(run_dir).model)
-        _exportable_parts(spec, part)
+        config = _run_config(run_dir)
+        spec = get_spec(config.model)
+        part = _exportable_parts(spec, part)
         model = None
     else:  # a model.keras saved outside a run
+        config = None
         model = _loaded(keras_models.load_model, run_dir, f"{run_dir / 'model.keras'}")
         try:
             spec = spec_of(model)
         except TypeError as error:
             raise ValueError(f"{run_dir / 'model.keras'}: {error}") from None
-        _exportable_parts(spec, part)
+        part = _exportable_parts(spec, part)
     suffix = ".tflite" if format == "tflite" else "_savedmodel"
     out = Path(out) if out is not None else run_dir / f"{part}{suffix}"
     if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
@@ -267,9 +276,32 @@ def export(run_dir, part: str = "decoder", format: str = "tflite", out=None,
     _check_destination(out, overwrite, _OVERWRITE)
     if model is None:
         model = _load(spec, run_dir)
-    if format == "tflite":
-        return tfae.export.tflite(model, out, part=part, optimize=optimize)
-    return tfae.export.saved_model(model, out, part=part)
+    exported = spec.exportable(model)
+    if format == "saved_model":
+        return tfae.export.saved_model(exported, out, part=part, overwrite=overwrite)
+    representative = None
+    if quantize == "int8":
+        representative = _representative(exported, part, config)
+    return tfae.export.tflite(exported, out, part=part, quantize=quantize,
+                              representative_data=representative, overwrite=overwrite)
+
+
+#: How many examples calibrate a full-integer (``int8``) export of a run.
+INT8_CALIBRATION_EXAMPLES = 500
+
+
+def _representative(model, part: str, config):
+    """Calibration inputs of ``part``: training examples for a part that takes data
+    (x), else draws of the part's own noise or codes."""
+    endpoint = tfae.export.endpoint_of(model, part)
+    if endpoint.input_names() == ("x",) and config is not None:
+        return load_split(config, "train")[:INT8_CALIBRATION_EXAMPLES]
+    if endpoint.input_names() == ("x",):
+        raise ValueError("quantize='int8' calibrates on the training data of a run; this "
+                         "model.keras has no run.json to find it: choose "
+                         "quantize='dynamic_int8', or call tfae.export.tflite with "
+                         "representative_data.")
+    return endpoint.probe(INT8_CALIBRATION_EXAMPLES, np.random.default_rng(0))
 
 
 def score(model, x, x_train, batch_size=None, importance_samples=None, seed: int = 0) -> dict:

@@ -24,7 +24,6 @@ import numpy as np
 import tensorflow as tf
 
 import tfae
-from tfae.choices import SIGNATURES
 from tfae.runs import baselines, figures
 from tfae.runs.spec import ModelSpec
 
@@ -67,7 +66,7 @@ class KerasSpec(ModelSpec):
     fields = ("epochs", "batch_size", "learning_rate", "patience", "steps_per_execution",
               "jit_compile", "verbose")
     default_args = MappingProxyType({"latent_dim": 16})
-    parts = tuple(SIGNATURES)
+    parts = ("decoder", "encoder", "autoencoder")
     score_options = MappingProxyType({"batch_size": EVALUATION_BATCH_SIZE})
 
     def build(self, config, event_shape: tuple):
@@ -230,7 +229,7 @@ class MADESpec(KerasSpec):
     summary = "MADE, the masked autoencoder with an exact likelihood"
     flatten = True
     default_args = MappingProxyType({})
-    parts = ()
+    parts = ("sampler", "conditionals", "log_prob")
     term_keys = MappingProxyType({"loss": "nll"})
     notes = MappingProxyType({
         "nll": "-log p(x), MADE's exact negative log-likelihood (of its ensemble of masks "

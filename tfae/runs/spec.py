@@ -35,7 +35,7 @@ class ModelSpec:
             (also the command line's defaults where the model's constructor has none).
         seed_arg: str or None, the constructor argument that seeds the model (the
             command line passes ``--seed`` to it).
-        parts: tuple of the parts ``tfae.export`` can write (empty: none).
+        parts: tuple of the parts ``tfae.export`` can write, the default first.
         score_options: mapping, the options of ``score`` and their defaults.
         sample_options: mapping, the options of ``sample`` and their defaults.
     """
@@ -98,6 +98,10 @@ class ModelSpec:
             ValueError: the model is not generative.
         """
         raise NotImplementedError
+
+    def exportable(self, model):
+        """What ``tfae.export`` writes the ``parts`` of: the model itself by default."""
+        return model
 
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         """Writes the run's PNG figures into ``folder``."""

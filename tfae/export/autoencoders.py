@@ -1,0 +1,89 @@
+"""The exportable parts of an autoencoder (``Autoencoder``, ``DenoisingAutoencoder``, ``VAE``).
+
+- ``"encoder"``: ``encode(x) -> {"h": f(x)}``; for a ``tfae.VAE``,
+  ``encode(x) -> {"h": E[z | x], "scale": the standard deviations of q(z | x)}``.
+- ``"decoder"``: ``decode(h) -> {"mean": E[x | h], "params": g(h)}``, the mean of
+  p(x | h) (an image) and the raw decoder outputs (logits, or loc and scale), so
+  that an app can draw or sample without TFP. A VAE's decoder is its generative
+  model: feed it z ~ N(0, I).
+- ``"autoencoder"``: ``reconstruct(x) -> {"mean": g(f(x))}`` (for a VAE, the mean of
+  p(x | z) at z = E[z | x]).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfae import likelihoods
+from tfae.choices import SIGNATURES
+from tfae.export.endpoint import Endpoint, float_spec
+
+PARTS = ("encoder", "decoder", "autoencoder")
+
+
+def is_autoencoder(model) -> bool:
+    return all(hasattr(model, name) for name in ("encoder", "decoder", "latent_dim",
+                                                  "event_shape", "likelihood"))
+
+
+def _data_probe(model):
+    """x in the support of the model's likelihood: 0/1 for a Bernoulli, else N(0.5, 0.25^2)."""
+    shape = tuple(model.event_shape)
+
+    def probe(n: int, rng: np.random.Generator) -> dict:
+        if isinstance(model.likelihood, likelihoods.Bernoulli):
+            return {"x": rng.integers(0, 2, (n, *shape)).astype(np.float32)}
+        return {"x": rng.normal(0.5, 0.25, (n, *shape)).astype(np.float32)}
+
+    return probe
+
+
+def _code_probe(model):
+    def probe(n: int, rng: np.random.Generator) -> dict:
+        return {"h": rng.standard_normal((n, model.latent_dim)).astype(np.float32)}
+    return probe
+
+
+def _numpy(outputs: dict) -> dict:
+    return {name: np.asarray(value) for name, value in outputs.items()}
+
+
+def endpoint(model, part: str) -> Endpoint:
+    """The ``Endpoint`` of an autoencoder's ``part`` (see the module docstring)."""
+    is_vae = hasattr(model, "posterior_parameters")
+    x_spec = float_spec("x", model.event_shape)
+    if part == "decoder":
+        def decode(h):
+            params = model.decoder(h)
+            return {"mean": model.likelihood.distribution(params).mean(), "params": params}
+
+        def reference(inputs):
+            return {"mean": model.decode(inputs["h"]).mean(),
+                    "params": model.decoder(inputs["h"])}
+
+        return Endpoint(part, SIGNATURES[part], tf.function(decode),
+                        (float_spec("h", (model.latent_dim,)),), _code_probe(model),
+                        lambda inputs: _numpy(reference(inputs)), noise={"h": "normal"})
+    if part == "encoder" and is_vae:  # q(z | x) = N(h, diag(scale^2))
+        def encode(x):
+            loc, scale = model.posterior_parameters(x)
+            return {"h": loc, "scale": scale}
+
+        def reference(inputs):
+            posterior = model.encode(inputs["x"])
+            return {"h": posterior.mean(), "scale": posterior.stddev()}
+    elif part == "encoder":
+        def encode(x):
+            return {"h": model.encoder(x)}
+
+        def reference(inputs):
+            return {"h": model.encode(inputs["x"])}
+    else:
+        def encode(x):
+            return {"mean": model.reconstruct(x)}
+
+        def reference(inputs):
+            return {"mean": model.reconstruct(inputs["x"])}
+    return Endpoint(part, SIGNATURES[part], tf.function(encode), (x_spec,),
+                    _data_probe(model), lambda inputs: _numpy(reference(inputs)))

@@ -1,0 +1,108 @@
+"""An exportable part of a model: a function of named float32 tensors, and how to check it.
+
+Every part that ``tfae.export`` writes (an autoencoder's decoder, MADE's sampler, the
+mixture's log-density...) is described by one ``Endpoint``: the function of tensors
+that goes into the file, its inputs (each with a dynamic batch axis), how to draw a
+probe batch of inputs that the part accepts, and what the model itself (Keras, or the
+mixture's NumPy code) gives for those inputs, so that a written file can be run and
+compared with the model it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    """One exportable part.
+
+    Attributes:
+        part: str, the part's name (a key of ``tfae.choices.SIGNATURES``).
+        signature: str, the name of the file's signature (``SIGNATURES[part]``).
+        function: callable taking the inputs positionally, in the order of
+            ``inputs``, as float32 tensors with a batch axis, and returning a dict of
+            named float32 tensors with the same batch axis. Built from TensorFlow ops
+            that LiteRT has as builtins (no TFP sampling, no Flex ops).
+        inputs: tuple of ``tf.TensorSpec``, each named, shape ``(None, ...)``, float32.
+        probe: callable ``(n, rng) -> dict`` of NumPy float32 inputs for n examples
+            (``rng`` a ``np.random.Generator``) that the part accepts: data in the
+            model's support, codes or noise from the distribution the part expects.
+        reference: callable ``(inputs) -> dict`` of NumPy arrays: what the model gives
+            for ``inputs`` through its own (Keras or NumPy) methods, for every output.
+        errors: None, or callable ``(inputs, outputs) -> dict`` of per-element error
+            arrays for outputs that a plain difference would misjudge: a sampler's
+            discrete choices (x_d = [u_d < p_d]) where a tiny error in p_d flips the
+            choice when u_d is that close to p_d. For such an output the error is 0
+            where the file chose as the model does (the model evaluated on the file's
+            own earlier choices) and |u_d - p_d| where it did not. None: every output
+            is compared with ``reference`` by ``scaled_difference``.
+        noise: dict input name -> ``"uniform"`` (on [0, 1)) or ``"normal"``
+            (standard normal), for inputs that are noise or codes drawn from a fixed
+            distribution (a decoder's codes, a sampler's noise): what the device-side
+            runner draws for ``--samples``. Empty for data inputs.
+    """
+
+    part: str
+    signature: str
+    function: Callable[..., dict]
+    inputs: tuple
+    probe: Callable[[int, np.random.Generator], dict]
+    reference: Callable[[dict], dict]
+    errors: Callable[[dict, dict], dict] | None = None
+    noise: dict = dataclasses.field(default_factory=dict)
+
+    def input_signature(self) -> list[tf.TensorSpec]:
+        """The inputs as a list, for ``tf.function`` and ``ExportArchive``."""
+        return list(self.inputs)
+
+    def input_names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.inputs)
+
+    def compare(self, inputs: dict, outputs: dict) -> tuple[float, float]:
+        """Returns (max_abs_diff, max_error) of a file's ``outputs`` against the model.
+
+        ``max_abs_diff`` is the largest plain difference |file - model| over every
+        output; ``max_error`` the largest ``scaled_difference`` (or ``errors`` value),
+        the number that is held against a tolerance.
+        """
+        expected = self.reference(inputs)
+        special = self.errors(inputs, outputs) if self.errors is not None else {}
+        if set(outputs) != set(expected):
+            raise ValueError(f"the file's outputs {sorted(outputs)} are not the model's "
+                             f"{sorted(expected)}")
+        max_abs, max_error = 0.0, 0.0
+        for name, value in outputs.items():
+            value = np.asarray(value, np.float64)
+            reference = np.asarray(expected[name], np.float64)
+            if value.shape != reference.shape:
+                raise ValueError(f"output {name!r} has shape {value.shape}, the model's "
+                                 f"{reference.shape}")
+            if value.size == 0:
+                continue
+            max_abs = max(max_abs, float(np.max(np.abs(value - reference))))
+            error = special[name] if name in special else scaled_difference(value, reference)
+            max_error = max(max_error, float(np.max(error)))
+        return max_abs, max_error
+
+
+def scaled_difference(value, reference) -> np.ndarray:
+    """|value - reference| / max(1, |reference|), element by element.
+
+    Absolute for values up to 1 in magnitude (pixel means, probabilities, codes),
+    relative beyond (log-likelihoods of hundreds of nats), so that one tolerance
+    fits every output: float32 arithmetic reorders sums and differs by ~1e-7
+    relative, whatever the magnitude.
+    """
+    value = np.asarray(value, np.float64)
+    reference = np.asarray(reference, np.float64)
+    return np.abs(value - reference) / np.maximum(1.0, np.abs(reference))
+
+
+def float_spec(name: str, shape) -> tf.TensorSpec:
+    """A float32 input with a dynamic batch axis: ``(None, *shape)``."""
+    return tf.TensorSpec([None, *shape], tf.float32, name=name)

@@ -1,0 +1,56 @@
+"""Which parts each kind of model exports, and the ``Endpoint`` of each."""
+
+from __future__ import annotations
+
+from tfae.export.endpoint import Endpoint
+
+
+def _kinds() -> tuple:
+    """(test, parts, module, what the kind is called) for each kind of exportable model."""
+    from tfae.export import autoencoders, made, mixture
+
+    return (
+        (made.is_made, made.PARTS, made, "a tfae.MADE"),
+        (autoencoders.is_autoencoder, autoencoders.PARTS, autoencoders,
+         "an autoencoder (tfae.Autoencoder, DenoisingAutoencoder, VAE)"),
+        (mixture.is_mixture, mixture.PARTS, mixture, "a tfae.GaussianMixture"),
+    )
+
+
+def _kind(model):
+    for is_kind, parts, module, description in _kinds():
+        if is_kind(model):
+            return parts, module, description
+    raise TypeError(
+        "model must be a tfae model: an Autoencoder, DenoisingAutoencoder, VAE, MADE or "
+        f"GaussianMixture, got {type(model).__name__}.")
+
+
+def parts_of(model) -> tuple[str, ...]:
+    """The parts ``model`` can export, e.g. ``("encoder", "decoder", "autoencoder")``.
+
+    Raises:
+        TypeError: ``model`` is not a tfae model.
+    """
+    return _kind(model)[0]
+
+
+def default_part(model) -> str:
+    """The part written when none is named: a decoder, or a sampler (no encoder)."""
+    parts = parts_of(model)
+    return "decoder" if "decoder" in parts else "sampler"
+
+
+def endpoint_of(model, part: str | None) -> Endpoint:
+    """The ``Endpoint`` of ``model``'s ``part`` (None: ``default_part``).
+
+    Raises:
+        TypeError: ``model`` is not a tfae model.
+        ValueError: ``model`` has no such part.
+    """
+    parts, module, description = _kind(model)
+    if part is None:
+        part = default_part(model)
+    if not isinstance(part, str) or part not in parts:
+        raise ValueError(f"part must be one of {parts} for {description}, got {part!r}.")
+    return module.endpoint(model, part)
