@@ -3,8 +3,9 @@
 import json
 import os
 import shutil
-import subprocess
+import stat
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def test_demo_beats_the_per_pixel_mean_model_on_held_out_digits(tmp_path, capsys
         path.name for path in run.iterdir()}
     # The device side: the LiteRT decoder, sampled by the TensorFlow-free runner.
     png = (run / "device-samples.png").read_bytes()
-    assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24]) == (10 * 9 - 1, 2 * 9 - 1)
+    assert png.startswith(b"\x89PNG")  # 20 8x8 samples, 10 a row, 1-pixel gaps
+    assert struct.unpack(">II", png[16:24]) == (10 * 9 - 1, 2 * 9 - 1)
     assert json.loads((run / "run.json").read_text())["model"] == "vae"
     test = json.loads((run / "metrics.json").read_text())["test"]
     assert test["examples"] == 360
@@ -195,7 +197,7 @@ def test_train_made_and_sample_beside_nearest_training_examples(tmp_path):
     assert main(["sample", str(out), "--num", "4", "--seed", "1"]) == 0
     samples = np.load(out / "samples-seed1.npy")
     assert samples.shape == (4, 64) and set(np.unique(samples)) <= {0.0, 1.0}
-    assert main(["export", str(out)]) == 2  # no encoder, no decoder
+    assert main(["export", str(out), "--part", "log_prob"]) == 0  # log p(x) on the device
 
 
 def test_train_made_with_xla_in_the_fastest_measured_setting(tmp_path):
@@ -226,7 +228,7 @@ def test_train_gmm_evaluate_and_sample(tmp_path, capsys):
     assert main(["sample", str(out), "--num", "5", "--seed", "3", "--out",
                  str(tmp_path / "again.png")]) == 0
     np.testing.assert_array_equal(np.load(tmp_path / "again.npy"), samples)
-    assert main(["export", str(out)]) == 2  # a mixture has no encoder, no decoder
+    assert main(["export", str(out), "--part", "log_prob"]) == 0  # log p(z) on the device
 
 
 def test_train_vae_evaluate_with_importance_sampling_and_sample(tmp_path, capsys):
@@ -382,23 +384,50 @@ def test_sample_works_on_every_generative_run(tiny_runs, tmp_path, capsys, model
         assert status == 0 and np.load(tmp_path / "samples.npy").shape[0] == 3
 
 
-@pytest.mark.parametrize("model, part, format", [
-    ("ae", "encoder", "tflite"), ("dae", "autoencoder", "saved_model"),
-    ("vae", "decoder", "saved_model"), ("made", "decoder", "tflite"),
-    ("gmm", "encoder", "saved_model")])
-def test_export_works_on_every_run_with_parts_and_refuses_the_others(
-        tiny_runs, tmp_path, capsys, model, part, format):
+@pytest.mark.parametrize("model, part, format, quantize", [
+    ("ae", "encoder", "tflite", "int8"), ("dae", "autoencoder", "saved_model", None),
+    ("vae", None, "tflite", "float16"), ("made", None, "tflite", None),
+    ("made", "log_prob", "saved_model", None), ("gmm", None, "tflite", None),
+    ("gmm", "log_prob", "tflite", "float16")])
+def test_export_works_on_every_kind_of_run_and_prints_the_report(
+        tiny_runs, tmp_path, capsys, model, part, format, quantize):
     out = tmp_path / ("part.tflite" if format == "tflite" else "part")
-    status = main(["export", str(tiny_runs[model]), "--part", part, "--format", format,
-                   "--out", str(out)])
-    if model in ("made", "gmm"):
-        assert status == 2
-        assert _error_line(capsys, "tfae export") == (
-            f"a {model} run has no part to export: export writes the encoder, decoder, "
-            "autoencoder of ae, dae, vae runs only.")
-        assert not out.exists()
-    else:
-        assert status == 0 and out.exists()
+    options = [*(["--part", part] if part else []), *(["--quantize", quantize] if quantize else [])]
+    capsys.readouterr()
+    assert main(["export", str(tiny_runs[model]), "--format", format, "--out", str(out),
+                 *options]) == 0
+    printed = capsys.readouterr().out
+    expected = part or {"vae": "decoder"}.get(model, "sampler")
+    assert f"part                {expected}, signature" in printed
+    assert ("reported only" if quantize == "int8" else "verified") in printed
+    assert out.exists()
+
+
+@pytest.mark.parametrize("model, part, message", [
+    ("ae", "sampler", "ae runs have no part 'sampler' to export; choose one of ('decoder', "
+                      "'encoder', 'autoencoder')."),
+    ("made", "decoder", "made runs have no part 'decoder' to export; choose one of "
+                        "('sampler', 'conditionals', 'log_prob')."),
+    ("gmm", "encoder", "gmm runs have no part 'encoder' to export; choose one of ('sampler', "
+                       "'log_prob')."),
+])
+def test_export_refuses_a_part_the_run_has_not(tiny_runs, tmp_path, capsys, model, part, message):
+    out = tmp_path / "part.tflite"
+    assert main(["export", str(tiny_runs[model]), "--part", part, "--out", str(out)]) == 2
+    assert _error_line(capsys, "tfae export") == message
+    assert not out.exists()
+
+
+def test_run_folders_and_exports_get_the_users_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        assert _train(tmp_path / "run") == 0
+        assert main(["export", str(tmp_path / "run"), "--format", "saved_model"]) == 0
+    finally:
+        os.umask(previous)
+    for path in (tmp_path / "run").rglob("*"):
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o750 if path.is_dir() else 0o640), (path, oct(mode))
 
 
 def test_export_refuses_to_replace_a_file_or_the_run_itself(tiny_runs, tmp_path, capsys):
@@ -412,7 +441,7 @@ def test_export_refuses_to_replace_a_file_or_the_run_itself(tiny_runs, tmp_path,
         assert main(["export", str(run), "--format", "saved_model", "--out", str(parent)]) == 2
         assert "would replace the run" in _error_line(capsys, "tfae export")
         assert (run / "model.keras").exists()
-    assert main(["export", str(run), "--format", "saved_model", "--optimize"]) == 2
+    assert main(["export", str(run), "--format", "saved_model", "--quantize", "float16"]) == 2
     assert "applies to format 'tflite' only" in _error_line(capsys, "tfae export")
     assert main(["export", str(run), "--out", str(out), "--overwrite"]) == 0
     assert out.stat().st_size > 4
@@ -448,8 +477,6 @@ def damaged_runs(tiny_runs, tmp_path):
                                      ["export", "--format", "saved_model"]])
 def test_a_damaged_run_folder_is_refused_in_one_line(damaged_runs, capsys, command):
     for name, (folder, message) in damaged_runs.items():
-        if command[0] == "export" and name == "bad-mixture":
-            message = "has no part to export"
         assert main([command[0], str(folder), *command[1:]]) == 2, name
         assert message in _error_line(capsys, f"tfae {command[0]}"), name
         assert not list(folder.glob("*seed5*")) and not list(folder.glob("*_savedmodel"))

@@ -388,21 +388,22 @@ def tiny_autoencoder():
 
 @fuzz(5)
 @pytest.mark.parametrize("function", ["saved_model", "tflite"])
-@pytest.mark.parametrize("argument", ["model", "path", "part", "optimize"])
+@pytest.mark.parametrize("argument", ["model", "path", "part", "quantize", "overwrite"])
 @given(data=st.data())
 def test_export_refuses_bad_arguments(tiny_autoencoder, tmp_path_factory, function, argument,
                                       data):
     folder = tmp_path_factory.mktemp("export")
     arguments = {"model": tiny_autoencoder, "part": "decoder",
                  "path": folder / ("decoder.tflite" if function == "tflite" else "decoder")}
-    if argument == "optimize" and function == "saved_model":
+    if argument == "quantize" and function == "saved_model":
         argument = "part"
     arguments[argument] = data.draw({
         "model": st.sampled_from([None, "model", keras_dense()]),
         "path": st.sampled_from([None, 3, ["a"]] + ([str(folder / "x.lite")]
                                                     if function == "tflite" else [])),
-        "part": st.sampled_from(["encoders", None, ["decoder"], 0, "Decoder"]),
-        "optimize": NOT_A_BOOL,
+        "part": st.sampled_from(["encoders", "sampler", ["decoder"], 0, "Decoder"]),
+        "quantize": st.sampled_from([True, "yes", 1, "FLOAT16", "int4", "float32"]),
+        "overwrite": NOT_A_BOOL,
     }[argument])
     call = export.tflite if function == "tflite" else export.saved_model
     assert_refused(lambda: call(**arguments), argument)

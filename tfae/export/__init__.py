@@ -8,10 +8,10 @@ with the model and return an ``ExportReport`` (size, error, signature).
 
 | model | part | signature | inputs -> outputs |
 |---|---|---|---|
-| Autoencoder, DAE, VAE | ``encoder`` | ``encode`` | x -> h (a VAE: h = E[z|x], scale) |
-| | ``decoder`` | ``decode`` | h -> mean = E[x|h], params = g(h) |
+| Autoencoder, DAE, VAE | ``encoder`` | ``encode`` | x -> h (a VAE: h, scale of q(z given x)) |
+| | ``decoder`` | ``decode`` | h -> mean (of p(x given h)), params = g(h) |
 | | ``autoencoder`` | ``reconstruct`` | x -> mean = g(f(x)) |
-| MADE | ``conditionals`` | ``conditionals`` | x -> params, mean of p(x_d | x_<d) |
+| MADE | ``conditionals`` | ``conditionals`` | x -> params, mean of each p(x_d given x_<d) |
 | | ``log_prob`` | ``log_prob`` | x -> log_prob = log p(x) (the ensemble) |
 | | ``sampler`` | ``sample`` | u (uniform) or eps (normal) [, u_mask] -> x |
 | GaussianMixture | ``log_prob`` | ``log_prob`` | x -> log_prob = log p(x) |

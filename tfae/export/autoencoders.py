@@ -15,9 +15,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfae import likelihoods
 from tfae.choices import SIGNATURES
-from tfae.export.endpoint import Endpoint, float_spec
+from tfae.export.endpoint import Endpoint, as_numpy, data_probe, float_spec
 
 PARTS = ("encoder", "decoder", "autoencoder")
 
@@ -27,26 +26,10 @@ def is_autoencoder(model) -> bool:
                                                   "event_shape", "likelihood"))
 
 
-def _data_probe(model):
-    """x in the support of the model's likelihood: 0/1 for a Bernoulli, else N(0.5, 0.25^2)."""
-    shape = tuple(model.event_shape)
-
-    def probe(n: int, rng: np.random.Generator) -> dict:
-        if isinstance(model.likelihood, likelihoods.Bernoulli):
-            return {"x": rng.integers(0, 2, (n, *shape)).astype(np.float32)}
-        return {"x": rng.normal(0.5, 0.25, (n, *shape)).astype(np.float32)}
-
-    return probe
-
-
 def _code_probe(model):
     def probe(n: int, rng: np.random.Generator) -> dict:
         return {"h": rng.standard_normal((n, model.latent_dim)).astype(np.float32)}
     return probe
-
-
-def _numpy(outputs: dict) -> dict:
-    return {name: np.asarray(value) for name, value in outputs.items()}
 
 
 def endpoint(model, part: str) -> Endpoint:
@@ -64,7 +47,7 @@ def endpoint(model, part: str) -> Endpoint:
 
         return Endpoint(part, SIGNATURES[part], tf.function(decode),
                         (float_spec("h", (model.latent_dim,)),), _code_probe(model),
-                        lambda inputs: _numpy(reference(inputs)), noise={"h": "normal"})
+                        lambda inputs: as_numpy(reference(inputs)), noise={"h": "normal"})
     if part == "encoder" and is_vae:  # q(z | x) = N(h, diag(scale^2))
         def encode(x):
             loc, scale = model.posterior_parameters(x)
@@ -86,4 +69,4 @@ def endpoint(model, part: str) -> Endpoint:
         def reference(inputs):
             return {"mean": model.reconstruct(inputs["x"])}
     return Endpoint(part, SIGNATURES[part], tf.function(encode), (x_spec,),
-                    _data_probe(model), lambda inputs: _numpy(reference(inputs)))
+                    data_probe(model), lambda inputs: as_numpy(reference(inputs)))

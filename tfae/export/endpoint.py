@@ -45,6 +45,8 @@ class Endpoint:
             (standard normal), for inputs that are noise or codes drawn from a fixed
             distribution (a decoder's codes, a sampler's noise): what the device-side
             runner draws for ``--samples``. Empty for data inputs.
+        refused: dict quantization -> the message of the ValueError that refuses it,
+            for quantizations the part cannot have (e.g. full int8 for MADE's sampler).
     """
 
     part: str
@@ -55,6 +57,7 @@ class Endpoint:
     reference: Callable[[dict], dict]
     errors: Callable[[dict, dict], dict] | None = None
     noise: dict = dataclasses.field(default_factory=dict)
+    refused: dict = dataclasses.field(default_factory=dict)
 
     def input_signature(self) -> list[tf.TensorSpec]:
         """The inputs as a list, for ``tf.function`` and ``ExportArchive``."""
@@ -84,10 +87,32 @@ class Endpoint:
                                  f"{reference.shape}")
             if value.size == 0:
                 continue
-            max_abs = max(max_abs, float(np.max(np.abs(value - reference))))
+            difference = np.abs(value - reference)
             error = special[name] if name in special else scaled_difference(value, reference)
-            max_error = max(max_error, float(np.max(error)))
+            # A NaN where the model has a number is an infinite error, never a small one.
+            max_abs = max(max_abs, float(np.max(np.nan_to_num(difference, nan=np.inf))))
+            max_error = max(max_error, float(np.max(np.nan_to_num(error, nan=np.inf))))
         return max_abs, max_error
+
+
+def data_probe(model):
+    """A ``probe`` of data x in the support of ``model.likelihood``: 0/1 values for a
+    Bernoulli, N(0.5, 0.25^2) values otherwise, of shape (n, *model.event_shape)."""
+    from tfae import likelihoods
+
+    shape = tuple(model.event_shape)
+
+    def probe(n: int, rng: np.random.Generator) -> dict:
+        if isinstance(model.likelihood, likelihoods.Bernoulli):
+            return {"x": rng.integers(0, 2, (n, *shape)).astype(np.float32)}
+        return {"x": rng.normal(0.5, 0.25, (n, *shape)).astype(np.float32)}
+
+    return probe
+
+
+def as_numpy(outputs: dict) -> dict:
+    """A dict of tensors as a dict of NumPy arrays (for ``reference``)."""
+    return {name: np.asarray(value) for name, value in outputs.items()}
 
 
 def scaled_difference(value, reference) -> np.ndarray:

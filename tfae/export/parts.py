@@ -18,12 +18,24 @@ def _kinds() -> tuple:
 
 
 def _kind(model):
+    if hasattr(model, "export_parts") and hasattr(model, "export_endpoint"):
+        # A composite that describes its own parts (a run's mixture on principal
+        # components, see tfae.runs.mixture).
+        return model.export_parts, _Own, f"a {type(model).__name__}"
     for is_kind, parts, module, description in _kinds():
         if is_kind(model):
             return parts, module, description
     raise TypeError(
         "model must be a tfae model: an Autoencoder, DenoisingAutoencoder, VAE, MADE or "
         f"GaussianMixture, got {type(model).__name__}.")
+
+
+class _Own:
+    """The ``endpoint`` of a model that builds its own (``export_endpoint``)."""
+
+    @staticmethod
+    def endpoint(model, part: str) -> Endpoint:
+        return model.export_endpoint(part)
 
 
 def parts_of(model) -> tuple[str, ...]:

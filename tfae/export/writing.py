@@ -171,6 +171,8 @@ def tflite(model, path, part: str | None = None, quantize: str | None = None,
     quantize = _check_quantize(quantize)
     overwrite = _checks.check_bool(overwrite, "overwrite")
     endpoint = endpoint_of(model, part)
+    if quantize in endpoint.refused:
+        raise ValueError(endpoint.refused[quantize])
     representative = _check_representative(model, endpoint, representative_data)
     if quantize == "int8" and representative is None:
         raise ValueError('quantize="int8" calibrates the activations on representative_data; '

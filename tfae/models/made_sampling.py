@@ -8,6 +8,11 @@ row per sampled dimension, a deeper layer receives each unit of the layer below 
 that unit's inputs are all sampled, and each step reads the one output it needs,
 O(D * H) per example for one hidden layer instead of O(D^2 * H).
 
+``sample_graph`` draws the noise and the mask picks; ``sample_from_noise`` turns given
+noise into samples, so that an exported sampler (``tfae.export.made``) fed the same
+noise returns the same samples. Both loops are built from ops that LiteRT has as
+builtins (``WHILE``, no TensorArray).
+
 References:
     Germain, Gregor, Murray, Larochelle, "MADE: Masked Autoencoder for Distribution
     Estimation", ICML 2015, section 3.
@@ -117,21 +122,61 @@ def _fast(model, noise, mask_index, groups):
         pre[0] = pre[0] + value[:, None] * kernels[0][d]
         if direct_kernel is not None:
             direct = direct + value[:, None] * direct_kernel[d]
-        return p + 1, samples.write(p, value), tuple(pre), direct
+        # Column d set by a select (no TensorArray: LiteRT has no builtin TensorList).
+        return p + 1, tf.where(tf.equal(positions, d), value[:, None], samples), tuple(pre), direct
 
     pre = tuple(tf.zeros([n, layer.units], dtype) + bias
                 for layer, bias in zip(layers, biases, strict=True))
     width = 0 if direct_kernel is None else dims * model.likelihood.params_per_value
+    positions = tf.range(dims)[None, :]
     _, samples, _, _ = tf.while_loop(
         lambda p, *state: p < dims, step,
-        (tf.constant(0), tf.TensorArray(dtype, size=dims), pre, tf.zeros([n, width], dtype)))
-    # Row p of the stack holds dimension order[p], which has degree p + 1.
-    return tf.transpose(tf.gather(samples.stack(), degrees - 1))
+        (tf.constant(0), tf.zeros([n, dims], dtype), pre, tf.zeros([n, width], dtype)))
+    return samples
+
+
+def sample_from_noise(model, noise, components, mask_indices, fast: bool, groups):
+    """Ancestral samples decided by given noise: the deterministic part of sampling.
+
+    ``sample_graph`` (``MADE.sample``) draws the noise and calls this function; an
+    exported sampler (``tfae.export.made``) takes the noise as its input and runs the
+    same function, so the same noise gives the same samples.
+
+    Args:
+        model: the ``tfae.MADE``.
+        noise: float tensor of shape (n, D) in the model's compute dtype; column d
+            decides x_d whatever the ordering: x_d = [u_d < p(x_d = 1 | x_<d)] for a
+            Bernoulli likelihood (u uniform on [0, 1)), x_d = mu_d + sigma_d * eps_d
+            for a Gaussian one (eps standard normal).
+        components: int32 tensor of shape (n,), the mask each sample comes from;
+            every value must be in ``mask_indices``.
+        mask_indices: int32 tensor of shape (M,), the masks to run (one sampling
+            loop each; each sample keeps the draw of its own mask).
+        fast: bool, the fast path.
+        groups: ``degree_groups`` of the model (unused by the naive path).
+
+    Returns:
+        tensor of shape (n, D), in the dtype of ``noise``.
+    """
+    columns = tf.transpose(noise)  # (D, n): row d decides dimension d
+    n, dtype = tf.shape(noise)[0], noise.dtype
+
+    def add_mask(i, samples):
+        drawn = (_fast(model, columns, mask_indices[i], groups) if fast
+                 else _naive(model, columns, mask_indices[i]))
+        return i + 1, tf.where((components == mask_indices[i])[:, None], drawn, samples)
+
+    _, samples = tf.while_loop(lambda i, samples: i < tf.size(mask_indices), add_mask,
+                               (tf.constant(0), tf.zeros([n, model.input_dim], dtype)))
+    return samples
 
 
 def sample_graph(model, n, seed, mask_indices, fast: bool, groups):
     """Draws ``n`` samples from the mixture over ``mask_indices``, each sample picking
     one mask uniformly; traced inside a ``tf.function`` (``MADE.sample``).
+
+    The noise and the mask picks are drawn here, then ``sample_from_noise`` turns
+    them into samples.
 
     Args:
         model: the ``tfae.MADE``.
@@ -145,7 +190,8 @@ def sample_graph(model, n, seed, mask_indices, fast: bool, groups):
         tensor of shape (n, D), in the model's compute dtype.
     """
     dtype = model.compute_dtype
-    # Philox by name: the same draws on every device (XLA has its own).
+    # Philox by name: the same draws on every device (XLA has its own). Drawn as
+    # (D, n), the layout of the seeds' draws since the first version.
     if isinstance(model.likelihood, likelihoods.Bernoulli):
         noise = tf.random.stateless_uniform([model.input_dim, n], seed, dtype=dtype,
                                             alg="philox")
@@ -155,12 +201,5 @@ def sample_graph(model, n, seed, mask_indices, fast: bool, groups):
     picks = tf.random.stateless_uniform([n], seed + 1, maxval=tf.size(mask_indices),
                                         dtype=tf.int32, alg="philox")
     components = tf.gather(mask_indices, picks)  # the mask each sample comes from
-
-    def add_mask(i, samples):
-        drawn = (_fast(model, noise, mask_indices[i], groups) if fast
-                 else _naive(model, noise, mask_indices[i]))
-        return i + 1, tf.where((components == mask_indices[i])[:, None], drawn, samples)
-
-    _, samples = tf.while_loop(lambda i, samples: i < tf.size(mask_indices), add_mask,
-                               (tf.constant(0), tf.zeros([n, model.input_dim], dtype)))
-    return samples
+    return sample_from_noise(model, tf.transpose(noise), components, mask_indices, fast,
+                             groups)

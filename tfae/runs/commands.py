@@ -94,12 +94,12 @@ def _exportable_parts(spec, part: str | None) -> str:
     """``part`` (None: the spec's first, generative part) if ``spec``'s models export it;
     else a ValueError naming those they do."""
     if not spec.parts:
-        raise ValueError(f"a {spec.name} run has no part to export.")
+        raise ValueError(f"{spec.name} runs have no part to export.")
     if part is None:
         return spec.parts[0]
     if part in spec.parts:
         return part
-    raise ValueError(f"a {spec.name} run has no part {part!r} to export; choose one of "
+    raise ValueError(f"{spec.name} runs have no part {part!r} to export; choose one of "
                      f"{spec.parts}.")
 
 

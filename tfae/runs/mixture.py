@@ -8,9 +8,12 @@ from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+import tensorflow as tf
 
 import tfae
 from tfae.choices import BINARIZATIONS
+from tfae.export.endpoint import float_spec
+from tfae.export.mixture import endpoint as mixture_endpoint
 from tfae.runs import baselines, figures
 from tfae.runs.pca import PrincipalComponents
 from tfae.runs.spec import ModelSpec
@@ -55,6 +58,49 @@ class ComponentMixture:
         """Images (K, D) of the component means."""
         return self.pca.reconstruct(self.mixture.means_)
 
+    #: The parts ``tfae.export`` writes, in image space (see ``export_endpoint``).
+    export_parts = ("sampler", "log_prob")
+
+    def export_endpoint(self, part: str):
+        """The mixture's exportable ``part`` with the principal components in the file:
+        ``log_prob`` takes images x (batch, D) and gives log p(z) of their coordinates z
+        (a density on the PCA space, as ``metrics.json``'s ``pca_log_likelihood``);
+        ``sampler`` gives images x = mean + z @ components of the mixture's draws z,
+        with their component (see ``tfae.export.mixture``)."""
+        inner = mixture_endpoint(self.mixture, part)
+        mean32, components32 = (self.pca.mean.astype(np.float32),
+                                self.pca.components.astype(np.float32))
+        if part == "log_prob":
+            def log_prob(x):
+                return inner.function((x - mean32) @ components32.T)
+
+            def reference(inputs):
+                return {"log_prob": self.mixture.score_samples(self.project(inputs["x"]))}
+
+            def probe(n, rng):  # images near the data: draws of the mixture, reconstructed
+                return {"x": self.sample(n, int(rng.integers(2**31))).astype(np.float32)}
+
+            return dataclasses.replace(
+                inner, function=tf.function(log_prob),
+                inputs=(float_spec("x", self.pca.mean.shape),), probe=probe,
+                reference=reference)
+
+        def sample(*noise):
+            outputs = inner.function(*noise)
+            return {**outputs, "x": mean32 + outputs["x"] @ components32}
+
+        def images(outputs):
+            return {**outputs, "x": self.pca.reconstruct(np.asarray(outputs["x"], np.float64))}
+
+        def coordinates(outputs):  # the file's images back on the components (orthonormal)
+            return {**outputs, "x": self.project(outputs["x"])}
+
+        return dataclasses.replace(
+            inner, function=tf.function(sample),
+            reference=lambda inputs: images(inner.reference(inputs)),
+            errors=None if inner.errors is None else (
+                lambda inputs, outputs: inner.errors(inputs, coordinates(outputs))))
+
     def save(self, folder) -> None:
         """Writes ``model.npz`` (the mixture) and ``pca.npz`` into ``folder``."""
         self.mixture.save(Path(folder) / "model.npz")
@@ -82,6 +128,7 @@ class MixtureSpec(ModelSpec):
     binarizations = tuple(b for b in BINARIZATIONS if b != "dynamic")
     default_args = MappingProxyType({"n_components": 10, "pca_dim": 50})
     seed_arg = "random_state"
+    parts = ComponentMixture.export_parts
 
     @property
     def model_class(self) -> type:
