@@ -61,8 +61,8 @@ def _add_export_parser(commands) -> None:
     export.add_argument("--format", choices=runs.EXPORT_FORMATS, default=defaults["format"],
                         help="LiteRT flatbuffer or TensorFlow SavedModel (default: %(default)s)")
     export.add_argument("--out", type=Path, default=None,
-                        help="file or folder to write (default: RUN_DIR/PART.tflite or "
-                             "RUN_DIR/PART_savedmodel)")
+                        help="file or folder to write (default: RUN_DIR/PART.tflite, "
+                             "RUN_DIR/PART-QUANTIZE.tflite or RUN_DIR/PART_savedmodel)")
     export.add_argument("--quantize", choices=choices.QUANTIZATIONS, default=None,
                         help="LiteRT only: float16 (half the size, within 1e-2), "
                              "dynamic_int8 (int8 weights), int8 (int8 weights and "

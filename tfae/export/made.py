@@ -193,7 +193,8 @@ def _sampler(model):
         return {"x": made_sampling.sample_from_noise(model, noise, components, masks,
                                                      True, groups)}
 
-    traced = tf.function(sample)
+    # The loops are TensorFlow's own (tf.while_loop): nothing for AutoGraph to convert.
+    traced = tf.function(sample, autograph=False)
 
     def probe(n: int, rng: np.random.Generator) -> dict:
         dims = model.input_dim

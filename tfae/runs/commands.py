@@ -233,7 +233,8 @@ def export(run_dir, part: str | None = None, format: str = "tflite", out=None,
             None: the first of these (the generative part).
         format: str, ``"tflite"`` or ``"saved_model"``. Defaults to ``"tflite"``.
         out: str or Path or None, the file or folder to write. Defaults to
-            ``run_dir/PART.tflite`` or ``run_dir/PART_savedmodel``.
+            ``run_dir/PART.tflite`` (``PART-QUANTIZE.tflite`` when quantized) or
+            ``run_dir/PART_savedmodel``.
         quantize: None, ``"float16"``, ``"dynamic_int8"`` or ``"int8"`` (LiteRT only;
             ``"int8"`` is calibrated on up to 500 training examples of the run's data,
             or codes/noise for a part that takes codes or noise).
@@ -269,7 +270,8 @@ def export(run_dir, part: str | None = None, format: str = "tflite", out=None,
             raise ValueError(f"{run_dir / 'model.keras'}: {error}") from None
         part = _exportable_parts(spec, part)
     suffix = ".tflite" if format == "tflite" else "_savedmodel"
-    out = Path(out) if out is not None else run_dir / f"{part}{suffix}"
+    name = part if quantize is None else f"{part}-{quantize}"
+    out = Path(out) if out is not None else run_dir / f"{name}{suffix}"
     if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
         raise ValueError(f"out (--out) {out} is the run folder {run_dir} or holds it: the "
                          "export would replace the run; choose another path.")
