@@ -445,6 +445,10 @@ def test_export_refuses_to_replace_a_file_or_the_run_itself(tiny_runs, tmp_path,
     assert "applies to format 'tflite' only" in _error_line(capsys, "tfae export")
     assert main(["export", str(run), "--out", str(out), "--overwrite"]) == 0
     assert out.stat().st_size > 4
+    # A quantized file does not take the float32 file's default name.
+    assert main(["export", str(run), "--quantize", "float16"]) == 0
+    assert (run / "decoder-float16.tflite").is_file()
+    (run / "decoder-float16.tflite").unlink()
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.util import deprecation
 
+from tfae._quiet import quiet_saving
 from tfae.choices import QUANTIZATIONS
 from tfae.export.endpoint import Endpoint
 
@@ -37,9 +37,7 @@ def write_saved_model(endpoint: Endpoint, tracked, directory) -> None:
         archive.track(keras.layers.Identity())
     archive.add_endpoint(endpoint.signature, endpoint.function,
                          input_signature=endpoint.input_signature())
-    # Saving a VAE's TFP distributions logs TensorFlow's deprecation of
-    # LinearOperator.graph_parents, which tfae never calls: silenced here only.
-    with deprecation.silence():
+    with quiet_saving():
         archive.write_out(str(directory), verbose=False)
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 
 def _shape(shape) -> str:
-    return "(" + ", ".join("batch" if n in (-1, None) else str(n) for n in shape) + ")"
+    """``(batch, 28, 28, 1)``; a tuple of one as Python writes it: ``(batch,)``."""
+    names = ["batch" if n in (-1, None) else str(n) for n in shape]
+    return "(" + ", ".join(names) + ("," if len(names) == 1 else "") + ")"
 
 
 @dataclasses.dataclass(frozen=True)

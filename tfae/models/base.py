@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfae._quiet import quiet_saving
 from tfae.likelihoods import Likelihood
 from tfae.models.inputs import InputChecks
 from tfae.models.step_guard import (
@@ -135,8 +136,9 @@ class UnsupervisedModel(InputChecks, keras.Model):
         if input_signature is None:
             input_signature = [keras.InputSpec(shape=(None, *self.event_shape),
                                                dtype=self.input_dtype, name="x")]
-        return super().export(filepath, format=format, verbose=verbose,
-                              input_signature=input_signature, **kwargs)
+        with quiet_saving():  # TensorFlow's notes about temporary files, scoped
+            return super().export(filepath, format=format, verbose=verbose,
+                                  input_signature=input_signature, **kwargs)
 
     def evaluation_seed(self, generator: keras.random.SeedGenerator):
         """Returns the stateless seed of an evaluation step's draws (a VAE's z, a DAE's
