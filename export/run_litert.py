@@ -59,9 +59,9 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _shape_text(shape, batch="batch") -> str:
+def _shape_text(shape) -> str:
     """``(batch, 28, 28, 1)`` for a signature shape (-1 for the batch axis)."""
-    items = [batch if i == 0 and n == -1 else ("?" if n == -1 else str(n))
+    items = ["batch" if i == 0 and n == -1 else ("?" if n == -1 else str(n))
              for i, n in enumerate(shape)]
     return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
@@ -206,7 +206,7 @@ def draw(model: Model, n: int, seed: int) -> dict:
         if kind == "data":
             what = "data x" if name == "x" else f"input {name} (no documented noise)"
             raise UsageError(f"{model.path.name} takes {what} of shape "
-                             f"{_shape_text(shape, batch='-1')}; pass INPUT.npy instead "
+                             f"{_shape_text(shape)}; pass INPUT.npy instead "
                              f"of --samples")
         if any(n_ == -1 for n_ in shape[1:]):
             raise UsageError(f"input {name} has shape {_shape_text(shape)} with a dynamic "

@@ -263,7 +263,7 @@ ERRORS = [  # (argv template, a fragment of the one-line message)
                                               "u (batch, 1); got eps, v"),
     (["{gmm}", "{ragged}", "{out}/y"], "different numbers of examples: eps 3, u 4"),
     (["{encoder}", "--samples", "4", "--png", "{out}/g.png"],
-     "encoder.tflite takes data x of shape (-1, 4); pass INPUT.npy instead"),
+     "encoder.tflite takes data x of shape (batch, 4); pass INPUT.npy instead"),
     (["{decoder}", "--samples", "0", "--png", "{out}/g.png"], "--samples must be at least 1"),
     (["{decoder}", "--samples", "-3", "--out", "{out}/s"], "--samples must be at least 1"),
     (["{decoder}", "--samples", "2"], "--samples writes nothing without --png"),
