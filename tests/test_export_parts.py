@@ -69,8 +69,9 @@ def test_parts_defaults_and_the_noise_the_runner_draws(models, kind):
 def test_made_and_mixture_parts_export_verified(tmp_path, models, kind, part):
     report = export.tflite(models[kind], tmp_path / "part.tflite", part=part)
     assert report.max_error <= 1e-5 and report.batch_sizes == (1, 37)
-    saved = export.saved_model(models[kind], tmp_path / "saved", part=part)
-    assert saved.max_error <= 1e-5 and saved.signature == report.signature
+    if part == "sampler":  # the loop as a SavedModel too
+        saved = export.saved_model(models[kind], tmp_path / "saved", part=part)
+        assert saved.max_error <= 1e-5 and saved.signature == report.signature
 
 
 def test_made_keras_export_serves_the_conditionals(tmp_path, models, binary_digits):

@@ -178,7 +178,7 @@ def _sampler(model):
     names = (noise_name, "u_mask") if model.num_masks > 1 else (noise_name,)
     specs = tuple(float_spec(name, (model.input_dim if name != "u_mask" else 1,))
                   for name in names)
-    masks = tf.range(model.num_masks, dtype=tf.int32)
+    masks = list(range(model.num_masks))  # static: each masked kernel stored once
     groups = made_sampling.degree_groups([variable.numpy() for variable in model.degrees],
                                          model.input_dim)
 

@@ -150,8 +150,9 @@ def sample_from_noise(model, noise, components, mask_indices, fast: bool, groups
             for a Gaussian one (eps standard normal).
         components: int32 tensor of shape (n,), the mask each sample comes from;
             every value must be in ``mask_indices``.
-        mask_indices: int32 tensor of shape (M,), the masks to run (one sampling
-            loop each; each sample keeps the draw of its own mask).
+        mask_indices: int32 tensor of shape (M,), or a list of Python ints, the masks
+            to run (one sampling loop each; each sample keeps the draw of its own mask).
+            A list unrolls the masks with static mask indices (what an export wants).
         fast: bool, the fast path.
         groups: ``degree_groups`` of the model (unused by the naive path).
 
@@ -160,6 +161,15 @@ def sample_from_noise(model, noise, components, mask_indices, fast: bool, groups
     """
     columns = tf.transpose(noise)  # (D, n): row d decides dimension d
     n, dtype = tf.shape(noise)[0], noise.dtype
+    if isinstance(mask_indices, (list, tuple)):
+        # Python ints: one loop per mask, unrolled, each layer's masked kernel a constant
+        # of the traced graph (an exported file then holds it once, not kernel and mask).
+        samples = tf.zeros([n, model.input_dim], dtype)
+        for index in mask_indices:
+            drawn = (_fast(model, columns, index, groups) if fast
+                     else _naive(model, columns, index))
+            samples = tf.where((components == index)[:, None], drawn, samples)
+        return samples
 
     def add_mask(i, samples):
         drawn = (_fast(model, columns, mask_indices[i], groups) if fast
