@@ -100,12 +100,15 @@ def _verified(run, endpoint: Endpoint, probes: list[dict], quantize, path: Path,
         max_abs, max_error = max(max_abs, diff), max(max_error, error)
     tolerance = TOLERANCES[quantize]
     if tolerance is not None and not max_error <= tolerance:
-        kind = "float32" if quantize is None else quantize
+        advice = ("float32 arithmetic cannot follow this model that closely (see the part's "
+                  "documentation in tfae.export, e.g. a mixture's badly conditioned "
+                  "covariances)" if quantize is None else
+                  "choose quantize=None, or 'dynamic_int8' to have the error reported only")
         raise ExportVerificationError(
             f"the exported {endpoint.part} differs from the model by {max_error:.3g} "
-            f"(max |file - model| {max_abs:.3g}), beyond the {kind} tolerance {tolerance:g}; "
-            "nothing was written. Check the model's outputs for very large values, or "
-            "export without quantize.")
+            f"(max |file - model| {max_abs:.3g}), beyond the "
+            f"{'float32' if quantize is None else quantize} tolerance {tolerance:g}; nothing "
+            f"was written: {advice}.")
     return ExportReport(path=path, format=fmt, part=endpoint.part,
                         signature=endpoint.signature, quantize=quantize, size_bytes=size,
                         max_abs_diff=max_abs, max_error=max_error, tolerance=tolerance,
