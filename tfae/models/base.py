@@ -52,6 +52,11 @@ def _check_metrics(metrics, name: str) -> None:
         )
 
 
+def _replicas() -> int:
+    """The number of replicas whose gradients are summed (1 outside tf.distribute)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
 class UnsupervisedModel(InputChecks, keras.Model):
     """A ``keras.Model`` trained with ``fit(x)`` on per-example loss terms.
 
@@ -331,11 +336,21 @@ class UnsupervisedModel(InputChecks, keras.Model):
         self._refuse_targets(y, "fit")  # a dataset of (x, y) pairs: do not drop y silently
         return self._traced_input(x), sample_weight
 
-    def _weighted_mean(self, values, sample_weight):
+    def _global_mean(self, values, sample_weight):
+        """This replica's share of the (weighted) mean over the global batch: the sum of
+        its examples' (weighted) values divided by the number (total weight) of the
+        examples of every replica. The replicas' gradients are summed, so their sum is
+        the gradient of the global batch's mean, whatever the replica count and however
+        unevenly the last batch splits (one device: the plain weighted mean)."""
         if sample_weight is None:
-            return tf.reduce_mean(values)
-        sample_weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
-        return tf.reduce_sum(values * sample_weight) / tf.reduce_sum(sample_weight)
+            total, count = tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype)
+        else:
+            weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
+            total, count = tf.reduce_sum(values * weight), tf.reduce_sum(weight)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+        return total / count
 
     def _report(self, x, terms, sample_weight, training):
         for term, tracker in self.trackers.items():
@@ -360,9 +375,9 @@ class UnsupervisedModel(InputChecks, keras.Model):
         input_status = self._input_status(x) if gated else tf.constant(OK)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, training=True)
-            objective = self._weighted_mean(terms["loss"], sample_weight)
+            objective = self._global_mean(terms["loss"], sample_weight)
             if self.losses:  # weight penalties: optimised, not reported in "loss"
-                objective += tf.add_n(self.losses)
+                objective += tf.add_n(self.losses) / _replicas()
             scaled = self.optimizer.scale_loss(objective)
         gradients = tape.gradient(scaled, self.trainable_variables)
         finite = (self._all_finite(objective, gradients) if gated

@@ -197,8 +197,11 @@ class MADE(UnsupervisedModel):
         for layer, stack in zip(self._masked_layers, zip(*layer_masks, strict=True),
                                 strict=True):
             layer.set_masks(np.stack(stack))
+        # Every replica of a tf.distribute strategy trains the same mask at a step:
+        # each reads the same count and the first replica's increment is kept.
         self.mask_step = self.add_weight(name="mask_step", shape=(), dtype="int64",
-                                         initializer="zeros", trainable=False)
+                                         initializer="zeros", trainable=False,
+                                         aggregation="only_first_replica")
         # Compiled per model. TF counts traces per code object, so a method traced once
         # by each of five models warns of "excessive retracing"; a partial has no code
         # object and is counted on its own.
