@@ -31,3 +31,37 @@ def test_folders_that_existed_stay(tmp_path):
         raise RuntimeError("failed")
     assert [path.name for path in tmp_path.iterdir()] == ["kept"]
     assert list((tmp_path / "kept").iterdir()) == []
+
+
+# ------------------------------------------------------------------ model.save
+
+
+@pytest.fixture
+def tiny_model():
+    import tfae
+
+    return tfae.Autoencoder((4,), latent_dim=2, hidden_units=(4,))
+
+
+def test_model_save_is_whole_or_nothing(tmp_path, tiny_model, monkeypatch):
+    import keras
+    import numpy as np
+    from keras.src.saving import saving_lib
+
+    path = tmp_path / "model.keras"
+    tiny_model.save(path)
+    before = path.read_bytes()
+    x = np.eye(4, dtype="float32")
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(reloaded(x).numpy(), tiny_model(x).numpy())
+
+    def fails_midway(model, filepath, **kwargs):
+        with open(filepath, "wb") as file:  # what a crash while Keras writes leaves
+            file.write(b"PK\x03\x04 half a zip")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(saving_lib, "save_model", fails_midway)
+    with pytest.raises(OSError, match="No space left"):
+        tiny_model.save(path)
+    assert path.read_bytes() == before  # the previous file, as it was
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no partial file

@@ -91,28 +91,35 @@ def litert_bytes(endpoint: Endpoint, tracked, quantize: str | None = None,
             return converter.convert()
 
 
-def run_litert(path, signature: str, inputs: dict) -> dict:
-    """Runs a LiteRT file's ``signature`` on ``inputs`` with ``ai_edge_litert``."""
+def litert_runner(path, signature: str):
+    """One interpreter of a LiteRT file, as an app holds it: returns ``(run, described)``,
+    ``run(inputs) -> outputs`` (NumPy dicts; the runner resizes its inputs to each batch)
+    and the signature as (inputs, outputs) lists of (name, shape, dtype), -1 for a
+    dynamic axis."""
     from ai_edge_litert.interpreter import Interpreter
 
     runner = Interpreter(model_path=str(path)).get_signature_runner(signature)
-    return {name: np.asarray(value) for name, value in
-            runner(**{name: np.asarray(value, np.float32) for name, value in inputs.items()})
-            .items()}
 
-
-def litert_signature(path, signature: str) -> tuple[list, list]:
-    """The (inputs, outputs) of a LiteRT file's ``signature``: lists of (name, shape, dtype)
-    with -1 for a dynamic axis."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=str(path)).get_signature_runner(signature)
+    def run(inputs: dict) -> dict:
+        outputs = runner(**{name: np.asarray(value, np.float32)
+                            for name, value in inputs.items()})
+        return {name: np.asarray(value) for name, value in outputs.items()}
 
     def describe(details: dict) -> list:
         return [(name, tuple(int(n) for n in detail["shape_signature"]),
                  np.dtype(detail["dtype"]).name) for name, detail in details.items()]
 
-    return describe(runner.get_input_details()), describe(runner.get_output_details())
+    return run, (describe(runner.get_input_details()), describe(runner.get_output_details()))
+
+
+def run_litert(path, signature: str, inputs: dict) -> dict:
+    """Runs a LiteRT file's ``signature`` on ``inputs`` with ``ai_edge_litert``."""
+    return litert_runner(path, signature)[0](inputs)
+
+
+def litert_signature(path, signature: str) -> tuple[list, list]:
+    """The (inputs, outputs) of a LiteRT file's ``signature`` (see ``litert_runner``)."""
+    return litert_runner(path, signature)[1]
 
 
 def saved_model_function(path, signature: str):

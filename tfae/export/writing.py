@@ -184,10 +184,9 @@ def tflite(model, path, part: str | None = None, quantize: str | None = None,
     content = conversion.litert_bytes(endpoint, _tracked(model), quantize, representative)
     with atomic_file(path, overwrite=overwrite) as staged:
         staged.write_bytes(content)
-        report = _verified(
-            lambda inputs: conversion.run_litert(staged, endpoint.signature, inputs),
-            endpoint, _probes(endpoint, representative), quantize, path, "tflite",
-            len(content), conversion.litert_signature(staged, endpoint.signature))
+        run, described = conversion.litert_runner(staged, endpoint.signature)
+        report = _verified(run, endpoint, _probes(endpoint, representative), quantize, path,
+                           "tflite", len(content), described)
     return report
 
 

@@ -10,10 +10,13 @@ example, exactly as Keras users expect, beside the metrics given to ``compile``.
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
 
+from tfae._io import atomic_file
 from tfae._quiet import quiet_saving
 from tfae.likelihoods import Likelihood
 from tfae.models.inputs import InputChecks
@@ -124,6 +127,22 @@ class UnsupervisedModel(InputChecks, keras.Model):
 
     def call(self, x, training=False):
         return self._output(self._traced_input(x), training)
+
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Keras's ``Model.save``, a ``.keras`` file written whole or not at all.
+
+        The file is written under a hidden name beside ``filepath`` and renamed into
+        place once complete, so a save that fails or is interrupted (a full disk, a
+        process killed while a ``ModelCheckpoint`` writes) leaves the previous file as
+        it was and no partial file. Other destinations (``.h5``, ``zipped=False``,
+        ``hf://``) and ``overwrite=False`` on an existing file go to Keras unchanged.
+        """
+        path = os.fspath(filepath) if isinstance(filepath, (str, os.PathLike)) else None
+        if (not isinstance(path, str) or not path.endswith(".keras") or zipped is False
+                or path.startswith("hf://") or (not overwrite and os.path.exists(path))):
+            return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        with atomic_file(path) as staged:
+            return super().save(staged, overwrite=True, zipped=zipped, **kwargs)
 
     def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None,
                **kwargs):
