@@ -1,5 +1,6 @@
 """Training under ``tf.distribute.MirroredStrategy`` on 2 replicas gives the weights of one
-device: the loss is the global batch's mean, whatever the replica count.
+device: the loss is the global batch's mean, and an example's random draws (a DAE's
+corruption, a VAE's z) are the same whatever the replica count.
 
 The CPU is split into 2 logical devices, which must happen before TensorFlow starts, so
 the training runs in a subprocess (``_SCRIPT``) that prints the largest weight
@@ -32,6 +33,10 @@ _SCRIPT = textwrap.dedent('''
             return tfae.Autoencoder((16,), latent_dim=3, hidden_units=(8,))
         if kind == "made":
             return tfae.MADE(16, hidden_units=(12,), seed=0)
+        if kind == "dae":  # its corruption: an example's noise whatever the replica count
+            return tfae.DenoisingAutoencoder((16,), latent_dim=3, hidden_units=(8,), seed=0)
+        if kind == "vae":  # its draws of z: an example's eps whatever the replica count
+            return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0)
         return tfae.MADE(16, hidden_units=(12,), num_masks=3, ordering="random", seed=0,
                          kernel_regularizer=keras.regularizers.L2(1e-3))
 
@@ -49,7 +54,8 @@ _SCRIPT = textwrap.dedent('''
     device, mirrored = (tf.distribute.OneDeviceStrategy("/cpu:0"),
                         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     results = {}
-    for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True)]:
+    for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True),
+                           ("dae", False), ("vae", True)]:
         one = train(device, kind, weighted)
         two = train(mirrored, kind, weighted)
         moved = max(float(np.abs(a - b).max()) for a, b in zip(one, train(
@@ -71,7 +77,8 @@ def mirrored_results():
     return json.loads(line.removeprefix("RESULTS "))
 
 
-@pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted"])
+@pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted",
+                                  "dae", "vae-weighted"])
 def test_two_replicas_train_the_weights_of_one_device(mirrored_results, case):
     # Before: each replica averaged its own half batch and the replicas' gradients were
     # summed, so SGD took steps 2x too large (0.1 apart after one epoch).

@@ -60,6 +60,35 @@ def _replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def on_global_rows(function, x):
+    """``function`` applied to the global batch as one device applies it, cut to this
+    replica's rows, so that an example's random draws do not depend on the replicas.
+
+    Under a ``tf.distribute`` strategy each replica holds a contiguous block of the
+    global batch's rows. This places ``x`` (this replica's rows) at its block of a
+    global-sized batch of zeros, applies ``function`` (a draw of a fixed stateless seed,
+    elementwise in the rows: noise of the batch's shape, a corruption of it) and keeps
+    the block. Outside a strategy, or on one replica, it is ``function(x)``. The cost
+    is the function on the global batch's rows: meant for noise, not networks.
+
+    Args:
+        function: callable ``(rows) -> tensor`` with the rows of its input.
+        x: tensor, this replica's rows first.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return function(x)
+    replicas = context.num_replicas_in_sync
+    index = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    rows = tf.shape(x)[0]
+    sizes = context.all_reduce(tf.distribute.ReduceOp.SUM,
+                               tf.one_hot(index, replicas, dtype=tf.int32) * rows)
+    offset = tf.reduce_sum(tf.where(tf.range(replicas) < index, sizes, 0))
+    after = tf.reduce_sum(sizes) - offset - rows
+    padding = tf.concat([[[offset, after]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0)
+    return function(tf.pad(x, padding))[offset:offset + rows]
+
+
 class UnsupervisedModel(InputChecks, keras.Model):
     """A ``keras.Model`` trained with ``fit(x)`` on per-example loss terms.
 

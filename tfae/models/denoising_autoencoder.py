@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfae import _checks, likelihoods
 from tfae import corruption as corruption_lib
 from tfae.models.autoencoder import Autoencoder
-from tfae.models.base import UnsupervisedModel
+from tfae.models.base import UnsupervisedModel, on_global_rows
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -158,8 +158,10 @@ class DenoisingAutoencoder(Autoencoder):
 
     def loss_terms(self, x, training=False):
         seed, corruption_seed = self._step_seeds(training)
-        x_tilde = self.corruption.corrupt(
-            x, tf.random.experimental.stateless_fold_in(corruption_seed, 0))
+        # The corruption and the walkback's coins of an example do not depend on the
+        # tf.distribute replicas (the walkback's samples x* still do).
+        first_seed = tf.random.experimental.stateless_fold_in(corruption_seed, 0)
+        x_tilde = on_global_rows(lambda rows: self.corruption.corrupt(rows, first_seed), x)
         denoising = -self._p_x_given_code(x_tilde, training).log_prob(x)
         walkback = tf.zeros_like(denoising)
         still_walking = tf.ones_like(denoising)
@@ -169,8 +171,11 @@ class DenoisingAutoencoder(Autoencoder):
             # x* ~ P(X | x~): a point the chain visits; no gradient flows through a sample.
             x_star = tf.stop_gradient(
                 self._p_x_given_code(x_tilde, training).sample(seed=sample_seed))
-            x_tilde = self.corruption.corrupt(x_star, corrupt_seed)
-            keep_going = tf.random.stateless_uniform(tf.shape(denoising), continue_seed)
+            x_tilde = on_global_rows(
+                lambda rows, seed=corrupt_seed: self.corruption.corrupt(rows, seed), x_star)
+            keep_going = on_global_rows(
+                lambda rows, seed=continue_seed: tf.random.stateless_uniform(
+                    tf.shape(rows), seed), denoising)
             still_walking *= tf.cast(keep_going < self.walkback_probability, denoising.dtype)
             walkback += still_walking * -self._p_x_given_code(x_tilde, training).log_prob(x)
         return {"loss": denoising + walkback, "denoising": denoising, "walkback": walkback}

@@ -11,7 +11,7 @@ import tensorflow_probability as tfp
 from tfae import _checks, estimators, likelihoods, priors
 from tfae.choices import KL_METHODS
 from tfae.models import builders, vae_latent
-from tfae.models.base import UnsupervisedModel
+from tfae.models.base import UnsupervisedModel, on_global_rows
 
 tfd = tfp.distributions
 
@@ -274,8 +274,12 @@ class VAE(UnsupervisedModel):
 
     def loss_terms(self, x, training=False):
         loc, scale = self._posterior_parameters(x, training)
-        if training:
-            eps = keras.random.normal(tf.shape(loc), dtype=loc.dtype, seed=self.seed_generator)
+        if training:  # the same eps for an example whatever the tf.distribute replicas
+            seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1),
+                           tf.int32)  # as keras.random.normal casts its seeds
+            eps = on_global_rows(
+                lambda rows: tf.random.stateless_normal(tf.shape(rows), seed, dtype=loc.dtype),
+                loc)
         else:
             seed = self.evaluation_seed(self.seed_generator)
             eps = tf.random.stateless_normal(tf.shape(loc), seed, dtype=loc.dtype)
