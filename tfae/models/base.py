@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfae._io import atomic_file
 from tfae._quiet import quiet_saving
 from tfae.likelihoods import Likelihood
+from tfae.models import replicas
 from tfae.models.inputs import InputChecks
 from tfae.models.step_guard import (
     NON_FINITE_LOSS,
@@ -53,40 +54,6 @@ def _check_metrics(metrics, name: str) -> None:
             f"has one output (its reconstruction of x); pass a flat list, e.g. "
             f"{name}=['mae', 'mse']."
         )
-
-
-def _replicas() -> int:
-    """The number of replicas whose gradients are summed (1 outside tf.distribute)."""
-    return tf.distribute.get_strategy().num_replicas_in_sync
-
-
-def on_global_rows(function, x):
-    """``function`` applied to the global batch as one device applies it, cut to this
-    replica's rows, so that an example's random draws do not depend on the replicas.
-
-    Under a ``tf.distribute`` strategy each replica holds a contiguous block of the
-    global batch's rows. This places ``x`` (this replica's rows) at its block of a
-    global-sized batch of zeros, applies ``function`` (a draw of a fixed stateless seed,
-    elementwise in the rows: noise of the batch's shape, a corruption of it) and keeps
-    the block. Outside a strategy, or on one replica, it is ``function(x)``. The cost
-    is the function on the global batch's rows: meant for noise, not networks.
-
-    Args:
-        function: callable ``(rows) -> tensor`` with the rows of its input.
-        x: tensor, this replica's rows first.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return function(x)
-    replicas = context.num_replicas_in_sync
-    index = tf.cast(context.replica_id_in_sync_group, tf.int32)
-    rows = tf.shape(x)[0]
-    sizes = context.all_reduce(tf.distribute.ReduceOp.SUM,
-                               tf.one_hot(index, replicas, dtype=tf.int32) * rows)
-    offset = tf.reduce_sum(tf.where(tf.range(replicas) < index, sizes, 0))
-    after = tf.reduce_sum(sizes) - offset - rows
-    padding = tf.concat([[[offset, after]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0)
-    return function(tf.pad(x, padding))[offset:offset + rows]
 
 
 class UnsupervisedModel(InputChecks, keras.Model):
@@ -384,22 +351,6 @@ class UnsupervisedModel(InputChecks, keras.Model):
         self._refuse_targets(y, "fit")  # a dataset of (x, y) pairs: do not drop y silently
         return self._traced_input(x), sample_weight
 
-    def _global_mean(self, values, sample_weight):
-        """This replica's share of the (weighted) mean over the global batch: the sum of
-        its examples' (weighted) values divided by the number (total weight) of the
-        examples of every replica. The replicas' gradients are summed, so their sum is
-        the gradient of the global batch's mean, whatever the replica count and however
-        unevenly the last batch splits (one device: the plain weighted mean)."""
-        if sample_weight is None:
-            total, count = tf.reduce_sum(values), tf.cast(tf.size(values), values.dtype)
-        else:
-            weight = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
-            total, count = tf.reduce_sum(values * weight), tf.reduce_sum(weight)
-        context = tf.distribute.get_replica_context()
-        if context is not None and context.num_replicas_in_sync > 1:
-            count = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
-        return total / count
-
     def _report(self, x, terms, sample_weight, training):
         for term, tracker in self.trackers.items():
             tracker.update_state(terms[term], sample_weight=sample_weight)
@@ -423,9 +374,9 @@ class UnsupervisedModel(InputChecks, keras.Model):
         input_status = self._input_status(x) if gated else tf.constant(OK)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, training=True)
-            objective = self._global_mean(terms["loss"], sample_weight)
+            objective = replicas.global_mean(terms["loss"], sample_weight)
             if self.losses:  # weight penalties: optimised, not reported in "loss"
-                objective += tf.add_n(self.losses) / _replicas()
+                objective += tf.add_n(self.losses) / replicas.count()
             scaled = self.optimizer.scale_loss(objective)
         gradients = tape.gradient(scaled, self.trainable_variables)
         finite = (self._all_finite(objective, gradients) if gated

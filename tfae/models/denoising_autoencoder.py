@@ -9,7 +9,8 @@ import tensorflow as tf
 from tfae import _checks, likelihoods
 from tfae import corruption as corruption_lib
 from tfae.models.autoencoder import Autoencoder
-from tfae.models.base import UnsupervisedModel, on_global_rows
+from tfae.models.base import UnsupervisedModel
+from tfae.models.replicas import on_global_rows
 
 
 @keras.saving.register_keras_serializable(package="tfae")

@@ -11,7 +11,8 @@ import tensorflow_probability as tfp
 from tfae import _checks, estimators, likelihoods, priors
 from tfae.choices import KL_METHODS
 from tfae.models import builders, vae_latent
-from tfae.models.base import UnsupervisedModel, on_global_rows
+from tfae.models.base import UnsupervisedModel
+from tfae.models.replicas import on_global_rows
 
 tfd = tfp.distributions
 
