@@ -117,15 +117,21 @@ def test_an_existing_run_folder_is_not_overwritten_without_asking(tmp_path, caps
     assert not (out / "keep.txt").exists() and (out / "model.keras").exists()
 
 
-def test_a_failed_run_leaves_nothing_on_disk(tmp_path, monkeypatch, capsys):
+def test_a_failed_run_leaves_no_run_folder_only_its_training_state(tmp_path, monkeypatch,
+                                                                   capsys):
     def broken_save(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "run"))
 
-    monkeypatch.setattr(keras.Model, "save", broken_save)
-    assert _train(tmp_path / "run") == 2
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.Model, "save", broken_save)
+        assert _train(tmp_path / "run") == 2
+    state = tmp_path / ".run.resume"
     assert _error_line(capsys, "tfae train ae") == (
-        f"No space left on device: {tmp_path / 'run'}")
-    assert list(tmp_path.iterdir()) == []
+        f"No space left on device: {tmp_path / 'run'}; {state} keeps the training state: "
+        "the same command resumes the run")
+    assert [path.name for path in tmp_path.iterdir()] == [".run.resume"]
+    assert _train(tmp_path / "run") == 0  # nothing left to train: scored and written
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -467,7 +473,7 @@ def damaged_runs(tiny_runs, tmp_path):
     path.write_text(path.read_text().replace('"epochs": 1', '"epochs": "one"'))
     runs["bad-field"] = "epochs must be an integer"
     (copy("vae", "bad-model") / "model.keras").write_bytes(b"not a zip file")
-    runs["bad-model"] = "could not be loaded"
+    runs["bad-model"] = "is not a .keras file (not a zip archive"
     (copy("dae", "no-model") / "model.keras").unlink()
     runs["no-model"] = "holds no model.keras"
     (copy("gmm", "bad-mixture") / "model.npz").write_bytes(b"garbage")

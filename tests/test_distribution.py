@@ -60,6 +60,30 @@ _SCRIPT = textwrap.dedent('''
         two = train(mirrored, kind, weighted)
         results[f"{kind}{'-weighted' if weighted else ''}"] = max(
             float(np.abs(a - b).max()) for a, b in zip(one, two))
+
+    # A stream (tf.data): its steps check each batch in the graph and apply the update
+    # only if every replica's batch, loss and gradients are fine. The poisoned stream has a
+    # NaN in the last batch, on the second replica's rows (240 of 192..250).
+    def train_stream(strategy, poisoned):
+        keras.utils.set_random_seed(0)
+        with strategy.scope():
+            model = build("ae")
+            model.compile(optimizer=keras.optimizers.SGD(0.1))
+        data = x.copy()
+        if poisoned:
+            data[240, 3] = np.nan
+        error = None
+        try:
+            model.fit(tf.data.Dataset.from_tensor_slices(data).batch(64), epochs=1, verbose=0)
+        except (ValueError, FloatingPointError) as raised:
+            error = type(raised).__name__
+        return [variable.numpy() for variable in model.weights], error
+
+    for name, poisoned in (("ae-stream", False), ("ae-poisoned-stream", True)):
+        (one, one_error), (two, two_error) = (train_stream(strategy, poisoned)
+                                              for strategy in (device, mirrored))
+        results[name] = max(float(np.abs(a - b).max()) for a, b in zip(one, two))
+        results[name + "-errors"] = [one_error, two_error]
     print("RESULTS " + json.dumps(results))
 ''')
 
@@ -74,8 +98,14 @@ def mirrored_results():
 
 
 @pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted",
-                                  "dae", "vae-weighted"])
+                                  "dae", "vae-weighted", "ae-stream", "ae-poisoned-stream"])
 def test_two_replicas_train_the_weights_of_one_device(mirrored_results, case):
     # Before: each replica averaged its own half batch and the replicas' gradients were
     # summed, so SGD took steps 2x too large (0.1 apart after one epoch).
     assert mirrored_results[case] < 1e-6
+
+
+def test_a_bad_batch_on_one_replica_stops_every_replica_before_its_update(mirrored_results):
+    # The poisoned batch raises on one device and on two replicas alike, and neither
+    # applies its update (the weights above are equal: those after the first 3 batches).
+    assert mirrored_results["ae-poisoned-stream-errors"] == ["ValueError", "ValueError"]

@@ -42,3 +42,8 @@ SPLITS = ("train", "valid", "test")
 #: How ``tfae.layers.MaskedDense`` (and ``tfae.MADE``) apply a mask: ``kernel * mask``
 #: (a float mask) or ``where(mask, kernel, 0)`` (a boolean mask).
 MASK_OPS = ("multiply", "select")
+
+#: Where ``tfae train`` trains (``tfae.runs.distribution``): one device, the local
+#: devices (``tf.distribute.MirroredStrategy``), or the workers of ``TF_CONFIG``
+#: (``tf.distribute.MultiWorkerMirroredStrategy``).
+STRATEGIES = ("default", "mirrored", "multiworker")

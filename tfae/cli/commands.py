@@ -24,6 +24,7 @@ from tfae.cli.options import (
 )
 from tfae.cli.train import add_train_parser, positive, train_config
 from tfae.runs.commands import raised_by_tfae
+from tfae.runs.resume import resume_folder
 
 # ------------------------------------------------------------------------ the parser
 
@@ -128,7 +129,19 @@ def _print_json(payload: dict) -> None:
 
 def run_train(args) -> int:
     config = train_config(args)
-    out = runs.train(config, args.out, overwrite=args.overwrite)
+    started = time.time()
+    try:
+        out = runs.train(config, args.out, overwrite=args.overwrite)
+    except BaseException as error:  # the error's line says how to resume, if it can be
+        state = resume_folder(args.out) / "state.npz"
+        if state.is_file() and state.stat().st_mtime >= started:
+            error.resume_hint = (f"; {state.parent} keeps the training state: the same "
+                                 "command resumes the run")
+        raise
+    if out is None:
+        print("trained as a worker of the TF_CONFIG cluster; its chief (worker 0) writes "
+              "the run folder")
+        return 0
     _print_json(json.loads((out / "metrics.json").read_text()))
     print(f"run folder: {out}")
     return 0
@@ -217,6 +230,11 @@ def _prog(args) -> str:
     return " ".join(["tfae", args.command, *([args.model] if args.command == "train" else [])])
 
 
+def _hint(error: BaseException) -> str:
+    """What the error's line adds: how to resume a training run (``run_train``)."""
+    return getattr(error, "resume_hint", "")
+
+
 def main(argv=None) -> int:
     """Runs the ``tfae`` command line ``argv`` (default: ``sys.argv[1:]``).
 
@@ -242,14 +260,14 @@ def main(argv=None) -> int:
     except (ValueError, FloatingPointError) as error:
         if not raised_by_tfae(error):  # not one of tfae's checks: a bug, with its traceback
             raise
-        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(error)}{_hint(error)}", file=sys.stderr)
     except OSError as error:  # a file or folder that cannot be read or written
-        print(f"{prog}: error: {one_line(error)}", file=sys.stderr)
+        print(f"{prog}: error: {one_line(error)}{_hint(error)}", file=sys.stderr)
     except tf.errors.ResourceExhaustedError as error:
         print(f"{prog}: error: the device ran out of memory ({type(error).__name__}); lower "
-              "--batch-size", file=sys.stderr)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+              f"--batch-size{_hint(error)}", file=sys.stderr)
+    except KeyboardInterrupt as error:
+        print(f"{prog}: interrupted{_hint(error)}", file=sys.stderr)
         return 130
     return 2
 

@@ -79,6 +79,12 @@ def _run_arguments(spec) -> dict:
         "deterministic": ("--deterministic", {
             "action": "store_true",
             "help": "TensorFlow's op determinism on for the run (not with --jit-compile)"}),
+        "strategy": ("--strategy", {
+            "choices": choices.STRATEGIES,
+            "help": "where to train: one device, every local GPU (mirrored), or the workers "
+                    "of the TF_CONFIG environment variable (multiworker: run the same command "
+                    "on every worker; worker 0 writes --out); --batch-size is the global "
+                    "batch"}),
         "jit_compile": ("--jit-compile", {
             "action": "store_true",
             "help": "compile the training (or EM) steps with XLA, not with --deterministic; "
@@ -91,7 +97,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, spec) -> None:
     """The TrainConfig fields that the model uses, with TrainConfig's defaults."""
     parser.add_argument("--out", required=True, type=Path, help="run folder to write")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the output folder if it already holds a run")
+                        help="replace the output folder if it already holds a run, or start "
+                             "over an unfinished run with other settings (a killed run "
+                             "resumes when its command is run again)")
     defaults = runs.TrainConfig(model=spec.name)
     arguments = _run_arguments(spec)
     used = (*COMMON_FIELDS, *spec.fields)

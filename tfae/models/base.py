@@ -100,10 +100,12 @@ class UnsupervisedModel(InputChecks, keras.Model):
                                              name="evaluation_draws")
         # The first problem the compiled steps met (see StepGuard); 0 while all is well.
         self._step_status = tf.Variable(OK, trainable=False, dtype=tf.int32,
-                                        name="step_status")
+                                        name="step_status",
+                                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # The optimizer's step count when that problem was met (the guard's message).
-        self._problem_iteration = tf.Variable(0, trainable=False, dtype=tf.int64,
-                                              name="problem_iteration")
+        self._problem_iteration = tf.Variable(
+            0, trainable=False, dtype=tf.int64, name="problem_iteration",
+            aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     def loss_terms(self, x, training: bool = False) -> dict:
         """Returns per-example loss terms, shape (batch,), in nats; must hold ``"loss"``."""
@@ -241,6 +243,32 @@ class UnsupervisedModel(InputChecks, keras.Model):
         if getattr(self, "optimizer", None) is not None and self.built:
             self.optimizer.build(self.trainable_variables)
 
+    # Keras saves a layer's weights, not its random generators' states (a VAE's draws
+    # of z, a DAE's corruption, MADE's dropout): a reloaded model would draw the noise
+    # of its first training steps again. The model saves them beside its own variables.
+    _SEED_STATE = "seed_generator_state_"
+
+    def _seed_states(self) -> list:
+        return [variable for variable in self.variables
+                if variable.path.endswith("seed_generator_state")]
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        for index, state in enumerate(self._seed_states()):
+            store[f"{self._SEED_STATE}{index}"] = state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        super().load_own_variables({key: store[key] for key in keys
+                                    if not key.startswith(self._SEED_STATE)})
+        saved = [key for key in keys if key.startswith(self._SEED_STATE)]
+        states = self._seed_states()
+        if saved and len(saved) != len(states):
+            raise ValueError(f"the file holds {len(saved)} random generator states, the "
+                             f"model has {len(states)}; it was saved by another model.")
+        for index, state in enumerate(states if saved else ()):  # older files: none
+            state.assign(store[f"{self._SEED_STATE}{index}"])
+
     @property
     def likelihood_symbol(self) -> str:
         """How the messages write the likelihood that defines the loss."""
@@ -257,6 +285,7 @@ class UnsupervisedModel(InputChecks, keras.Model):
     def _record(self, status, iteration=None):
         """Keeps the first problem met (0 while there is none) and, for a training step,
         the optimizer's ``iteration`` then; returns the new status."""
+        status = replicas.first_problem(tf.convert_to_tensor(status, tf.int32))
         first = tf.logical_and(tf.equal(self._step_status, OK), tf.not_equal(status, OK))
         if iteration is not None:
             self._problem_iteration.assign(tf.where(
@@ -390,13 +419,11 @@ class UnsupervisedModel(InputChecks, keras.Model):
             return self._report(x, terms, sample_weight, training=True)
         if not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
-
-        def apply():
-            self.optimizer.apply(gradients, self.trainable_variables)
-            return tf.constant(True)
-
-        # A bad batch or a non-finite step is not applied (StepGuard then raises).
-        tf.cond(tf.equal(status, OK), apply, lambda: tf.constant(False))
+        # A bad batch or a non-finite step is not applied, on any replica (StepGuard
+        # then raises).
+        replicas.step_if(tf.equal(status, OK),
+                         lambda grads: self.optimizer.apply(grads, self.trainable_variables),
+                         gradients)
         return self._report(x, terms, sample_weight, training=True)
 
     def test_step(self, data):

@@ -64,7 +64,9 @@ class DenoisingAutoencoder(Autoencoder):
             further walkback step (the paper's p). Defaults to 0.5.
         seed: int or None, seeds the draws made by ``fit`` and ``evaluate``: the
             walkback draws, and the corruption draws unless the corruption layer has
-            a seed of its own (see above). Defaults to None.
+            a seed of its own (see above); None draws one from NumPy's global
+            generator, and ``get_config`` keeps it, so a reloaded model draws the same.
+            Defaults to None.
         **kwargs: the other arguments of ``tfae.Autoencoder`` (``hidden_units``,
             ``likelihood``, ``architecture``, ``activation``,
             ``latent_activation``) and of ``keras.Model``.
@@ -101,9 +103,7 @@ class DenoisingAutoencoder(Autoencoder):
         self.walkback_steps = _checks.check_positive_int(walkback_steps, "walkback_steps", 0)
         self.walkback_probability = corruption_lib.check_rate(
             walkback_probability, "walkback_probability")
-        if seed is not None:
-            seed = _checks.resolve_seed(seed)
-        self.seed = seed
+        self.seed = _checks.resolve_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _check_bottleneck(self) -> None:

@@ -170,7 +170,8 @@ class MADE(UnsupervisedModel):
                                           **shared)
                               for i, units in enumerate(self.hidden_units, start=1)]
         self.output_layer = MaskedDense(outputs, name="output", **shared)
-        # Only with dropout: a Dropout layer holds a seed variable, saved with the model.
+        # Only with dropout: a Dropout layer draws from a seed generator whose state
+        # the model saves (UnsupervisedModel.save_own_variables).
         self.dropout_layers = [keras.layers.Dropout(self.dropout, seed=self.seed + i,
                                                     name=f"dropout_{i}")
                                for i in range(1, len(self.hidden_units) + 1) if self.dropout]

@@ -61,3 +61,61 @@ def on_global_rows(function, x):
     after = tf.reduce_sum(sizes) - offset - rows
     padding = tf.concat([[[offset, after]], tf.zeros([tf.rank(x) - 1, 2], tf.int32)], 0)
     return function(tf.pad(x, padding))[offset:offset + rows]
+
+
+def step_if(ok, step, *args) -> None:
+    """Runs ``step(*args)`` (an optimizer step, which synchronises the replicas) if
+    ``ok`` holds on every replica; on none otherwise, so the replicas stay equal.
+
+    Under a strategy the replicas' ``ok`` are all-reduced first, so every replica
+    takes the same branch (one that skips a collective the others enter would hang).
+    Where the strategy synchronises through ``merge_call`` (``MirroredStrategy``),
+    which cannot run inside a conditional of one replica, the condition is taken in
+    the cross-replica context and the step run on each replica from there, as Keras'
+    ``LossScaleOptimizer`` does.
+
+    Args:
+        ok: scalar bool tensor, this replica's verdict.
+        step: callable, run on each replica with that replica's ``args``.
+        *args: tensors or nested structures of them, this replica's.
+    """
+
+    def run():
+        step(*args)
+        return tf.constant(True)
+
+    if not tf.distribute.has_strategy():
+        tf.cond(ok, run, lambda: tf.constant(False))
+        return
+    context = tf.distribute.get_replica_context()
+    bad = context.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(ok), tf.float32))
+    everywhere = tf.equal(bad, 0.0)
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        tf.cond(everywhere, run, lambda: tf.constant(False))
+        return
+
+    def in_cross_replica_context(distribution, everywhere, args):
+        def run_everywhere():
+            distribution.extended.call_for_each_replica(step, args=args)
+            return tf.constant(True)
+
+        first = distribution.experimental_local_results(everywhere)[0]  # all equal
+        tf.cond(first, run_everywhere, lambda: tf.constant(False))
+
+    context.merge_call(in_cross_replica_context, args=(everywhere, args))
+
+
+def first_problem(status):
+    """The status of the first replica (in replica order) whose ``status`` is not 0,
+    else 0: what every replica records, so that a bad batch on any replica stops the
+    run (outside a strategy: ``status``)."""
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return status
+    index = tf.cast(context.replica_id_in_sync_group, tf.int32)
+    statuses = context.all_reduce(
+        tf.distribute.ReduceOp.SUM,
+        tf.one_hot(index, context.num_replicas_in_sync, dtype=tf.float32)
+        * tf.cast(status, tf.float32))
+    first = tf.argmax(tf.cast(tf.not_equal(statuses, 0.0), tf.int32))
+    return tf.cast(tf.gather(statuses, first), status.dtype)

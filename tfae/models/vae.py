@@ -100,7 +100,8 @@ class VAE(UnsupervisedModel):
         min_scale: float > 0, the floor added to the posterior standard deviations.
             Defaults to 1e-4.
         seed: int or None, seeds the draws made by ``fit`` and ``evaluate`` (see
-            above). Defaults to None.
+            above); None draws one from NumPy's global generator, and ``get_config``
+            keeps it, so a reloaded model draws the same. Defaults to None.
         **kwargs: passed to ``keras.Model`` (``name``, ``dtype``).
 
     Examples:
@@ -156,9 +157,7 @@ class VAE(UnsupervisedModel):
         builders.check_activation(activation)  # checked even with custom networks
         self.activation = activation
         self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
-        if seed is not None:
-            seed = _checks.resolve_seed(seed)
-        self.seed = seed
+        self.seed = _checks.resolve_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         # A TF variable read by the compiled steps, so that changing beta during training
         # needs no retracing; not a Keras weight: beta is a setting, saved in the config.

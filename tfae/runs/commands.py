@@ -5,7 +5,9 @@ Each works through the run's ``ModelSpec`` and treats every kind of model alike.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -15,9 +17,10 @@ import numpy as np
 import tfae
 from tfae import _checks
 from tfae._io import _check_destination, atomic_file, atomic_folder, write_json
-from tfae.runs import figures, keras_models
+from tfae.runs import distribution, figures, keras_models
 from tfae.runs.config import TrainConfig, read_config
 from tfae.runs.data import load_split, load_splits
+from tfae.runs.resume import Checkpoint
 from tfae.runs.seeding import seeded
 from tfae.runs.specs import get_spec, spec_of
 
@@ -108,26 +111,42 @@ def _versions() -> dict:
             for name in ("tfae", "tensorflow", "keras", "numpy")}
 
 
-def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
-    """Trains ``config.model`` and writes its run folder to ``out``; returns ``out``.
+def train(config: TrainConfig, out, overwrite: bool = False) -> Path | None:
+    """Trains ``config.model`` and writes its run folder to ``out``; returns ``out``
+    (None on a worker of a multi-worker run that does not write it).
 
     The folder is written whole or not at all. The run is seeded by ``config.seed``
     (and made op-deterministic by ``config.deterministic``) through ``seeded``, which
-    leaves the process's random state and op determinism as they were.
+    leaves the process's random state and op determinism as they were. It trains
+    where ``config.strategy`` says (``tfae.runs.distribution``); under
+    ``"multiworker"`` only the chief writes ``out``.
+
+    A Keras model's run saves its training state after every epoch in the hidden
+    folder ``.OUT.resume`` beside ``out`` (``tfae.runs.resume``): if the run is
+    killed, the same call resumes at its first unfinished epoch and ends with the
+    weights of an uninterrupted run. The folder is removed once ``out`` is written.
 
     Raises:
-        ValueError: bad configuration or data, or ``out`` holds another run.
+        ValueError: bad configuration or data, ``out`` holds another run, or
+            ``.OUT.resume`` holds an unfinished run with other settings (``overwrite``
+            discards it).
         FloatingPointError: training produced a non-finite loss.
     """
     spec = get_spec(config.model)
     out = Path(out)
-    with atomic_folder(out, overwrite, _OVERWRITE) as staging, \
-            seeded(config.seed, config.deterministic):
+    _check_destination(out, overwrite, _OVERWRITE)
+    strategy = distribution.make_strategy(config.strategy)  # before TensorFlow runs ops
+    worker = distribution.worker_name(strategy)
+    checkpoint = Checkpoint(out, config.record(), worker)
+    checkpoint.check(discard=overwrite, flag=_OVERWRITE)
+    with seeded(config.seed, config.deterministic):
         splits = load_splits(config)
-        model = spec.build(config, splits["train"].shape[1:])
         started = time.perf_counter()
-        history = spec.fit(model, config, splits)
-        seconds = time.perf_counter() - started
+        with strategy.scope():
+            model = spec.build(config, splits["train"].shape[1:])
+            history = spec.fit(model, config, splits, checkpoint)
+        seconds = (checkpoint.seconds() if checkpoint.exists()
+                   else time.perf_counter() - started)
         options = spec.settings("score", spec.run_score_options(config))
         results = {
             "model": config.model,
@@ -137,14 +156,28 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path:
             **{split: spec.score(model, splits[split], splits["train"], seed=config.seed,
                                  **options) for split in ("valid", "test")},
         }
-        spec.save(model, staging)
-        write_json(staging / "run.json", config.record() | {
-            "event_shape": list(splits["train"].shape[1:]), "versions": _versions()})
-        if history is not None:
-            write_json(staging / "history.json", history)
-        write_json(staging / "metrics.json", results)
-        spec.figures(model, splits, staging, config.seed)
-    return out
+        with _run_folder(out, overwrite, worker) as staging:
+            spec.save(model, staging)
+            write_json(staging / "run.json", config.record() | {
+                "event_shape": list(splits["train"].shape[1:]), "versions": _versions()})
+            if history is not None:
+                write_json(staging / "history.json", history)
+            write_json(staging / "metrics.json", results)
+            spec.figures(model, splits, staging, config.seed)
+    checkpoint.remove()
+    return None if worker else out
+
+
+@contextlib.contextmanager
+def _run_folder(out: Path, overwrite: bool, worker: str):
+    """The staging folder of ``out`` (see ``atomic_folder``); a worker that does not
+    write the run folder writes into a temporary folder that is then removed."""
+    if not worker:
+        with atomic_folder(out, overwrite, _OVERWRITE) as staging:
+            yield staging
+        return
+    with tempfile.TemporaryDirectory(prefix=f"tfae-{worker}-") as folder:
+        yield Path(folder)
 
 
 def evaluate(run_dir, split: str = "test", data_dir=None, importance_samples=None) -> dict:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from tfae import _checks
+from tfae.choices import STRATEGIES
 from tfae.runs.spec import COMMON_FIELDS
 from tfae.runs.specs import get_spec
 
@@ -53,6 +54,10 @@ class TrainConfig:
             ``compile(jit_compile=...)``; for a mixture, its EM steps). With
             ``steps_per_execution=50`` and ``model_args={"mask_op": "select"}``, the
             fastest MADE setting of ``docs/benchmarks.md``.
+        strategy: str, one of ``STRATEGIES``, where the Keras models train
+            (``tfae.runs.distribution``): ``"default"`` (one device),
+            ``"mirrored"`` (every local GPU, or the CPU) or ``"multiworker"`` (the
+            workers of ``TF_CONFIG``). ``batch_size`` is the global batch size.
 
     Raises:
         ValueError: an unknown model or binarization, a bad value, a field the
@@ -85,6 +90,7 @@ class TrainConfig:
     steps_per_execution: int = 1
     deterministic: bool = False
     jit_compile: bool = False
+    strategy: str = "default"
 
     def __post_init__(self):
         spec = get_spec(self.model)
@@ -112,6 +118,8 @@ class TrainConfig:
             raise ValueError("deterministic and jit_compile cannot both be on: Keras turns XLA "
                              "off while TensorFlow's op determinism is on; drop one of "
                              "--deterministic and --jit-compile.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}.")
         dataset_path = Path(self.dataset)
         if dataset_path.suffix == ".npz":  # so that `tfae evaluate` finds it from anywhere
             self.dataset = str(dataset_path.resolve())

@@ -16,6 +16,7 @@ split. Only numbers of the same quantity are comparable: the autoencoder's
 from __future__ import annotations
 
 import math
+import zipfile
 from pathlib import Path
 from types import MappingProxyType
 
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfae
-from tfae.runs import baselines, figures
+from tfae.runs import baselines, figures, resume
 from tfae.runs.spec import ModelSpec
 
 #: Examples per batch of ``Model.evaluate`` when a run scores a Keras model.
@@ -47,24 +48,40 @@ PIXEL_MEAN_NOTE = ("-log p(x) under the per-pixel-mean model: independent values
                    "means fitted on the training split (tfae.metrics.pixel_mean_nll)")
 
 
-def load_model(folder):
+def load_model(folder, model_class=None):
     """Loads the ``model.keras`` of a folder (that of any Keras model a run trains).
 
+    Args:
+        folder: str or Path, a run folder.
+        model_class: type or None, the class the model must be (a run's kind).
+
     Raises:
-        ValueError: the folder holds no ``model.keras``.
+        ValueError: the folder holds no ``model.keras``, or one that is not a
+            ``.keras`` file (truncated, or another format), or a model of another class.
     """
     path = Path(folder) / "model.keras"
     if not path.is_file():
         raise ValueError(f"{folder} holds no model.keras; pass the --out folder of `tfae train` "
                          "(of an ae, dae, made or vae run).")
-    return keras.models.load_model(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a .keras file (not a zip archive: truncated, or a "
+                         "file of another format); train the run again.")
+    with zipfile.ZipFile(path) as archive:
+        if "config.json" not in archive.namelist():
+            raise ValueError(f"{path} is a zip archive but not a .keras file (it holds no "
+                             "config.json); train the run again.")
+    model = keras.models.load_model(path)
+    if model_class is not None and not isinstance(model, model_class):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not the "
+                         f"{model_class.__name__} of the run; train the run again.")
+    return model
 
 
 class KerasSpec(ModelSpec):
     """What the Keras models share; a subclass names its class and its figures."""
 
     fields = ("epochs", "batch_size", "learning_rate", "patience", "steps_per_execution",
-              "jit_compile", "verbose")
+              "jit_compile", "verbose", "strategy")
     default_args = MappingProxyType({"latent_dim": 16})
     parts = ("decoder", "encoder", "autoencoder")
     score_options = MappingProxyType({"batch_size": EVALUATION_BATCH_SIZE})
@@ -72,7 +89,11 @@ class KerasSpec(ModelSpec):
     def build(self, config, event_shape: tuple):
         return self.model_class(event_shape, **config.model_args)
 
-    def fit(self, model, config, splits: dict) -> dict:
+    def fit(self, model, config, splits: dict, checkpoint=None) -> dict:
+        """Trains with Adam on batches shuffled from (seed, epoch) alone
+        (``ShuffledBatches``, or ``DynamicBinarization`` under ``binarize="dynamic"``),
+        stopping early on the validation loss; with a ``tfae.runs.resume.Checkpoint``,
+        resumes from it and saves it after every epoch."""
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       steps_per_execution=config.steps_per_execution,
                       jit_compile=config.jit_compile)
@@ -82,16 +103,26 @@ class KerasSpec(ModelSpec):
                 "on in this process, or a layer does not support XLA; train without "
                 "--jit-compile."
             )
-        callbacks = [keras.callbacks.TerminateOnNaN()]
-        if config.patience is not None:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True))
-        data, batching = splits["train"], {"batch_size": config.batch_size, "shuffle": True}
-        if config.binarize == "dynamic":
-            data = tfae.datasets.DynamicBinarization(data, config.batch_size, seed=config.seed)
-            batching = {}
-        history = model.fit(data, validation_data=splits["valid"], epochs=config.epochs,
-                            callbacks=callbacks, verbose=config.verbose, **batching).history
+        batches = (tfae.datasets.DynamicBinarization if config.binarize == "dynamic"
+                   else tfae.datasets.ShuffledBatches)(splits["train"], config.batch_size,
+                                                       seed=config.seed)
+        stopping = None if config.patience is None else resume.ResumableEarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True)
+        callbacks = [keras.callbacks.TerminateOnNaN(), resume.EpochSetter(batches),
+                     *([stopping] if stopping else [])]
+        done = {"epoch": 0, "history": {}, "seconds": 0.0, "finished": False}
+        if checkpoint is not None:
+            done = checkpoint.restore(model, stopping) or done
+            callbacks.append(resume.CheckpointEveryEpoch(
+                checkpoint, done["history"], done["seconds"], config.epochs, stopping))
+        history = done["history"]  # the checkpoint's callback extends it epoch by epoch
+        if not done["finished"]:
+            # shuffle=False: the batches are shuffled already, and Keras would reorder
+            # them from Python's global generator, which a resumed run cannot restore.
+            fitted = model.fit(batches, validation_data=splits["valid"], epochs=config.epochs,
+                               initial_epoch=done["epoch"], callbacks=callbacks,
+                               shuffle=False, verbose=config.verbose).history
+            history = history if checkpoint is not None else fitted
         if not np.all(np.isfinite(history["loss"])):
             raise FloatingPointError(
                 f"training produced a non-finite loss at epoch {len(history['loss'])}; "
@@ -128,7 +159,7 @@ class KerasSpec(ModelSpec):
         model.save(Path(folder) / "model.keras")
 
     def load(self, folder):
-        return load_model(folder)
+        return load_model(folder, self.model_class)
 
     def sample(self, model, num_samples: int, seed: int, **options):
         return np.asarray(model.sample(num_samples, seed=seed))

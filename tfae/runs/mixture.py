@@ -149,7 +149,8 @@ class MixtureSpec(ModelSpec):
         return ComponentMixture(
             pca_dim, tfae.GaussianMixture(**args, jit_compile=config.jit_compile))
 
-    def fit(self, model, config, splits: dict) -> None:
+    def fit(self, model, config, splits: dict, checkpoint=None) -> None:
+        """EM takes seconds: a killed gmm run starts over (``checkpoint`` unused)."""
         model.fit(splits["train"])
 
     def summary_scores(self, model, history) -> dict:

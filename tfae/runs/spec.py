@@ -66,9 +66,11 @@ class ModelSpec:
         """Returns an untrained model for examples of ``event_shape``."""
         raise NotImplementedError
 
-    def fit(self, model, config, splits: dict) -> dict | None:
+    def fit(self, model, config, splits: dict, checkpoint=None) -> dict | None:
         """Trains ``model`` on ``splits["train"]`` (``"valid"`` may guide it); returns
-        the per-epoch history to write as ``history.json``, or None."""
+        the per-epoch history to write as ``history.json``, or None. A
+        ``tfae.runs.resume.Checkpoint`` lets a killed run resume (a spec whose
+        training takes seconds, such as a mixture's EM, may start over instead)."""
         raise NotImplementedError
 
     def summary_scores(self, model, history: dict | None) -> dict:
