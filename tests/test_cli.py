@@ -117,6 +117,11 @@ def test_an_existing_run_folder_is_not_overwritten_without_asking(tmp_path, caps
     assert not (out / "keep.txt").exists() and (out / "model.keras").exists()
 
 
+def test_a_mirrored_run_trains_on_the_local_devices_and_says_so(tmp_path):
+    assert _train(tmp_path / "run", "--strategy", "mirrored") == 0
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["strategy"] == "mirrored"
+
+
 def test_a_failed_run_leaves_no_run_folder_only_its_training_state(tmp_path, monkeypatch,
                                                                    capsys):
     def broken_save(*args, **kwargs):
@@ -140,6 +145,9 @@ def test_a_failed_run_leaves_no_run_folder_only_its_training_state(tmp_path, mon
     (["train", "ae", "--out", "x", "--steps-per-execution", "0"], "--steps-per-execution"),
     (["train", "vae", "--out", "x", "--activation", "wiggle"], "Unknown activation 'wiggle'"),
     (["train", "made", "--out", "x", "--deterministic", "--jit-compile"], "cannot both be on"),
+    (["train", "ae", "--out", "x", "--strategy", "multiworker"],
+     "reads the cluster from the TF_CONFIG environment variable, which is not set"),
+    (["train", "gmm", "--out", "x", "--strategy", "mirrored"], "unrecognized arguments"),
 ])
 def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, argv, message):
     assert main([arg.replace("x", str(tmp_path / "x")) if arg == "x" else arg

@@ -1,6 +1,7 @@
 """Training under ``tf.distribute.MirroredStrategy`` on 2 replicas gives the weights of one
 device: the loss is the global batch's mean, and an example's random draws (a DAE's
-corruption, a VAE's z) are the same whatever the replica count.
+corruption and walkback samples, MADE's dropout, a VAE's z) are the same whatever the
+replica count.
 
 The CPU is split into 2 logical devices, which must happen before TensorFlow starts, so
 the training runs in a subprocess (``_SCRIPT``) that prints the largest weight
@@ -35,6 +36,11 @@ _SCRIPT = textwrap.dedent('''
             return tfae.MADE(16, hidden_units=(12,), seed=0)
         if kind == "dae":  # its corruption: an example's noise whatever the replica count
             return tfae.DenoisingAutoencoder((16,), latent_dim=3, hidden_units=(8,), seed=0)
+        if kind == "dae_walkback":  # its samples x* and coins: an example's own
+            return tfae.DenoisingAutoencoder((16,), latent_dim=3, hidden_units=(8,), seed=0,
+                                             walkback_steps=2, walkback_probability=0.7)
+        if kind == "made_dropout":  # the units it drops: an example's own
+            return tfae.MADE(16, hidden_units=(12, 12), dropout=0.3, seed=0)
         if kind == "vae":  # its draws of z: an example's eps whatever the replica count
             return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0)
         return tfae.MADE(16, hidden_units=(12,), num_masks=3, ordering="random", seed=0,
@@ -55,7 +61,8 @@ _SCRIPT = textwrap.dedent('''
                         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     results = {}
     for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True),
-                           ("dae", False), ("vae", True)]:
+                           ("dae", False), ("dae_walkback", False), ("made_dropout", False),
+                           ("vae", True)]:
         one = train(device, kind, weighted)
         two = train(mirrored, kind, weighted)
         results[f"{kind}{'-weighted' if weighted else ''}"] = max(
@@ -98,7 +105,8 @@ def mirrored_results():
 
 
 @pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted",
-                                  "dae", "vae-weighted", "ae-stream", "ae-poisoned-stream"])
+                                  "dae", "dae_walkback", "made_dropout", "vae-weighted",
+                                  "ae-stream", "ae-poisoned-stream"])
 def test_two_replicas_train_the_weights_of_one_device(mirrored_results, case):
     # Before: each replica averaged its own half batch and the replicas' gradients were
     # summed, so SGD took steps 2x too large (0.1 apart after one epoch).

@@ -139,9 +139,12 @@ class Autoencoder(UnsupervisedModel):
         h = self.encode(x)
         return self.likelihood.distribution(self.decoder(h)).mean()
 
+    def _params_given_code(self, x, training=False):
+        """The decoder's parameters of p(x | h), h = f(x)."""
+        return self.decoder(self.encoder(x, training=training), training=training)
+
     def _p_x_given_code(self, x, training=False):
-        h = self.encoder(x, training=training)
-        return self.likelihood.distribution(self.decoder(h, training=training))
+        return self.likelihood.distribution(self._params_given_code(x, training))
 
     def _output(self, x, training=False):
         return self._p_x_given_code(x, training).mean()

@@ -159,26 +159,29 @@ class DenoisingAutoencoder(Autoencoder):
 
     def loss_terms(self, x, training=False):
         seed, corruption_seed = self._step_seeds(training)
-        # The corruption and the walkback's coins of an example do not depend on the
-        # tf.distribute replicas (the walkback's samples x* still do).
+        # The corruption, the walkback's samples x* and its coins of an example do not
+        # depend on the tf.distribute replicas: each is a draw of the global batch's rows.
         first_seed = tf.random.experimental.stateless_fold_in(corruption_seed, 0)
         x_tilde = on_global_rows(lambda rows: self.corruption.corrupt(rows, first_seed), x)
-        denoising = -self._p_x_given_code(x_tilde, training).log_prob(x)
+        params = self._params_given_code(x_tilde, training)
+        denoising = -self.likelihood.distribution(params).log_prob(x)
         walkback = tf.zeros_like(denoising)
         still_walking = tf.ones_like(denoising)
         for step in range(1, self.walkback_steps + 1):
             sample_seed, _, continue_seed = _split(seed, step)
             _, corrupt_seed, _ = _split(corruption_seed, step)
             # x* ~ P(X | x~): a point the chain visits; no gradient flows through a sample.
-            x_star = tf.stop_gradient(
-                self._p_x_given_code(x_tilde, training).sample(seed=sample_seed))
+            x_star = tf.stop_gradient(on_global_rows(
+                lambda rows, seed=sample_seed: self.likelihood.distribution(rows).sample(
+                    seed=seed), params))
             x_tilde = on_global_rows(
                 lambda rows, seed=corrupt_seed: self.corruption.corrupt(rows, seed), x_star)
             keep_going = on_global_rows(
                 lambda rows, seed=continue_seed: tf.random.stateless_uniform(
                     tf.shape(rows), seed), denoising)
             still_walking *= tf.cast(keep_going < self.walkback_probability, denoising.dtype)
-            walkback += still_walking * -self._p_x_given_code(x_tilde, training).log_prob(x)
+            params = self._params_given_code(x_tilde, training)
+            walkback += still_walking * -self.likelihood.distribution(params).log_prob(x)
         return {"loss": denoising + walkback, "denoising": denoising, "walkback": walkback}
 
     # ------------------------------------------------------------------ denoising

@@ -14,6 +14,7 @@ from tfae.layers import MaskedDense
 from tfae.layers.masked_dense import check_mask_index, check_mask_op
 from tfae.models import made_sampling
 from tfae.models.base import UnsupervisedModel
+from tfae.models.replicas import on_global_rows
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -170,11 +171,10 @@ class MADE(UnsupervisedModel):
                                           **shared)
                               for i, units in enumerate(self.hidden_units, start=1)]
         self.output_layer = MaskedDense(outputs, name="output", **shared)
-        # Only with dropout: a Dropout layer draws from a seed generator whose state
-        # the model saves (UnsupervisedModel.save_own_variables).
-        self.dropout_layers = [keras.layers.Dropout(self.dropout, seed=self.seed + i,
-                                                    name=f"dropout_{i}")
-                               for i in range(1, len(self.hidden_units) + 1) if self.dropout]
+        # Only with dropout: the seeds of the dropout masks, one per training step (the
+        # model saves the generator's state: UnsupervisedModel.save_own_variables).
+        self.dropout_seeds = (keras.random.SeedGenerator(self.seed + 1, name="dropout_seeds")
+                              if self.dropout else None)
         self.direct_layer = (MaskedDense(outputs, use_bias=False, name="direct", **shared)
                              if self.direct_connection else None)
         widths = (self.input_dim, *self.hidden_units)
@@ -254,10 +254,17 @@ class MADE(UnsupervisedModel):
         """The forward pass under mask ``mask_index`` (an int, or an int tensor computed
         in-graph): the parameters of every conditional, (batch, D * params_per_value)."""
         hidden = x
+        dropping = bool(self.dropout) and training
+        if dropping:
+            seed = tf.cast(tf.math.floormod(self.dropout_seeds.next(), tf.int32.max - 1),
+                           tf.int32)
         for i, layer in enumerate(self.hidden_layers):
             hidden = layer(hidden, mask_index=mask_index)
-            if self.dropout_layers:
-                hidden = self.dropout_layers[i](hidden, training=training)
+            if dropping:  # an example's units are dropped whatever the replica count
+                layer_seed = tf.random.experimental.stateless_fold_in(seed, i)
+                hidden = on_global_rows(
+                    lambda rows, seed=layer_seed: tf.nn.experimental.stateless_dropout(
+                        rows, self.dropout, seed), hidden)
         params = self.output_layer(hidden, mask_index=mask_index)
         if self.direct_layer is not None:
             params = params + self.direct_layer(x, mask_index=mask_index)
