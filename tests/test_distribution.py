@@ -53,7 +53,8 @@ _SCRIPT = textwrap.dedent('''
             model.compile(optimizer=keras.optimizers.SGD(0.1))
         model.fit(x, sample_weight=weights if weighted else None, epochs=1, batch_size=64,
                   shuffle=False, verbose=0)
-        return [variable.numpy() for variable in model.weights]
+        evaluation = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)["loss"]
+        return [variable.numpy() for variable in model.weights], evaluation
 
     # One strategy object for every run: collectives of a second MirroredStrategy in the
     # same process can meet those of the first.
@@ -63,10 +64,11 @@ _SCRIPT = textwrap.dedent('''
     for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True),
                            ("dae", False), ("dae_walkback", False), ("made_dropout", False),
                            ("vae", True)]:
-        one = train(device, kind, weighted)
-        two = train(mirrored, kind, weighted)
+        (one, one_loss), (two, two_loss) = (train(strategy, kind, weighted)
+                                            for strategy in (device, mirrored))
         results[f"{kind}{'-weighted' if weighted else ''}"] = max(
             float(np.abs(a - b).max()) for a, b in zip(one, two))
+        results[f"{kind}{'-weighted' if weighted else ''}-evaluate"] = abs(one_loss - two_loss)
 
     # A stream (tf.data): its steps check each batch in the graph and apply the update
     # only if every replica's batch, loss and gradients are fine. The poisoned stream has a
@@ -117,3 +119,9 @@ def test_a_bad_batch_on_one_replica_stops_every_replica_before_its_update(mirror
     # The poisoned batch raises on one device and on two replicas alike, and neither
     # applies its update (the weights above are equal: those after the first 3 batches).
     assert mirrored_results["ae-poisoned-stream-errors"] == ["ValueError", "ValueError"]
+
+
+@pytest.mark.parametrize("case", ["ae", "dae_walkback", "vae-weighted"])
+def test_two_replicas_evaluate_the_loss_of_one_device(mirrored_results, case):
+    # The VAE's and the DAE's evaluation draws (z, the corruption) are an example's own.
+    assert mirrored_results[f"{case}-evaluate"] < 1e-4

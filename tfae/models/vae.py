@@ -274,15 +274,14 @@ class VAE(UnsupervisedModel):
 
     def loss_terms(self, x, training=False):
         loc, scale = self._posterior_parameters(x, training)
-        if training:  # the same eps for an example whatever the tf.distribute replicas
+        if training:
             seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1),
                            tf.int32)  # as keras.random.normal casts its seeds
-            eps = on_global_rows(
-                lambda rows: tf.random.stateless_normal(tf.shape(rows), seed, dtype=loc.dtype),
-                loc)
         else:
             seed = self.evaluation_seed(self.seed_generator)
-            eps = tf.random.stateless_normal(tf.shape(loc), seed, dtype=loc.dtype)
+        # The same eps for an example whatever the tf.distribute replicas.
+        eps = on_global_rows(
+            lambda rows: tf.random.stateless_normal(tf.shape(rows), seed, dtype=loc.dtype), loc)
         z = loc + scale * eps
         reconstruction = -estimators.decoder_log_likelihood(
             self.decoder, self.likelihood, x, z[None], training)[0]
