@@ -37,17 +37,23 @@ def _assert_same_weights(first, second):
 # ------------------------------------------------------------------ the batches' order
 
 
-def test_the_batches_of_an_epoch_depend_on_seed_and_epoch_alone():
-    x = np.arange(40, dtype="float32").reshape(20, 2)
-    first, second = (tfae.datasets.ShuffledBatches(x, batch_size=8, seed=3) for _ in range(2))
-    for _ in range(3):  # the first object serves three epochs, the second jumps to epoch 3
-        first.on_epoch_end()
-    second.epoch = 3
-    for index in range(len(first)):
-        np.testing.assert_array_equal(first[index], second[index])
-    second.epoch = 0
-    assert not np.array_equal(first[0], second[0])
-    assert sorted(np.concatenate([first[i] for i in range(len(first))])[:, 0]) == list(x[:, 0])
+@pytest.mark.parametrize("binarize", [False, True])
+def test_the_batches_of_an_epoch_depend_on_seed_and_epoch_alone(binarize):
+    x = np.random.default_rng(0).random((20, 3)).astype("float32")
+    every = [batch.numpy() for batch in tfae.datasets.epoch_batches(
+        x, 8, epochs=4, seed=3, binarize=binarize)]
+    resumed = [batch.numpy() for batch in tfae.datasets.epoch_batches(
+        x, 8, epochs=4, seed=3, initial_epoch=2, binarize=binarize)]
+    assert len(every) == 4 * 3 and [len(batch) for batch in every[:3]] == [8, 8, 4]
+    for a, b in zip(every[6:], resumed, strict=True):
+        np.testing.assert_array_equal(a, b)
+    first, second = np.concatenate(every[:3]), np.concatenate(every[3:6])
+    assert not np.array_equal(first, second)  # another order (or draw) each epoch
+    if binarize:
+        assert set(np.unique(first)) <= {0.0, 1.0}
+    else:  # each epoch visits every example once
+        for epoch in (first, second):
+            np.testing.assert_array_equal(np.sort(epoch[:, 0]), np.sort(x[:, 0]))
 
 
 # ------------------------------------------------------------------ in one process
@@ -62,14 +68,15 @@ def interrupt_at_epoch(monkeypatch):
     """Makes the next run raise at the start of the given epoch (its checkpoint holds the
     epochs before)."""
     def arm(epoch):
-        original = resume.EpochSetter.on_epoch_begin
+        original = resume.CheckpointEveryEpoch.on_epoch_begin
 
         def on_epoch_begin(self, current, logs=None):
             if current == epoch:
                 raise _Interrupted(f"interrupted at epoch {epoch}")
             original(self, current, logs)
-        monkeypatch.setattr(resume.EpochSetter, "on_epoch_begin", on_epoch_begin)
-        return lambda: monkeypatch.setattr(resume.EpochSetter, "on_epoch_begin", original)
+        monkeypatch.setattr(resume.CheckpointEveryEpoch, "on_epoch_begin", on_epoch_begin)
+        return lambda: monkeypatch.setattr(resume.CheckpointEveryEpoch, "on_epoch_begin",
+                                           original)
     return arm
 
 
@@ -132,15 +139,13 @@ _KILLED_RUN = textwrap.dedent("""
     from tfae.cli import main
     from tfae.runs import resume
 
-    begin = resume.EpochSetter.on_epoch_begin
     def on_epoch_begin(self, epoch, logs=None):
         self.current = epoch
-        begin(self, epoch, logs)
     def on_train_batch_end(self, batch, logs=None):
         if self.current == 2 and batch == 3:
             os.kill(os.getpid(), signal.SIGKILL)
-    resume.EpochSetter.on_epoch_begin = on_epoch_begin
-    resume.EpochSetter.on_train_batch_end = on_train_batch_end
+    resume.CheckpointEveryEpoch.on_epoch_begin = on_epoch_begin
+    resume.CheckpointEveryEpoch.on_train_batch_end = on_train_batch_end
     sys.exit(main(sys.argv[1:]))
 """)
 

@@ -16,15 +16,16 @@ Values are never clipped; data outside [0, 1] is refused with a message saying
 how to rescale it.
 
 :class:`DynamicBinarization` feeds ``Model.fit`` a fresh Bernoulli draw of the
-grey levels every epoch (Salakhutdinov & Murray, 2008); :class:`ShuffledBatches`
-feeds the examples themselves. Both shuffle from (seed, epoch) alone, so a training
-run resumed at an epoch sees the batches of an uninterrupted one.
+grey levels every epoch (Salakhutdinov & Murray, 2008). :func:`epoch_batches` makes
+the batches of many epochs (optionally binarized anew in each) as one tf.data
+dataset whose batches depend on (seed, epoch) alone, so a training run resumed at an
+epoch sees the batches of an uninterrupted one.
 """
 
 from tfae.choices import SPLITS
-from tfae.datasets.batches import ShuffledBatches
+from tfae.datasets.batches import epoch_batches
 from tfae.datasets.binarization import DynamicBinarization
 from tfae.datasets.loading import load
 from tfae.datasets.sources import KNOWN_DATASETS
 
-__all__ = ["KNOWN_DATASETS", "SPLITS", "DynamicBinarization", "ShuffledBatches", "load"]
+__all__ = ["KNOWN_DATASETS", "SPLITS", "DynamicBinarization", "epoch_batches", "load"]

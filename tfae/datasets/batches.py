@@ -1,107 +1,89 @@
-"""Batches of examples in an order that depends on (seed, epoch) alone: ``ShuffledBatches``."""
+"""Batches for many epochs whose order depends on (seed, epoch) alone: ``epoch_batches``."""
 
 from __future__ import annotations
 
-import math
-
-import keras
-import numpy as np
+import numpy as np  # noqa: F401  (the examples)
+import tensorflow as tf
 
 from tfae._checks import as_float_array, check_bool, check_not_empty, check_positive_int
+from tfae.datasets.binarization import validated_unit_data
 
 
-class ShuffledBatches(keras.utils.PyDataset):
-    """``x`` in batches, reshuffled every epoch from ``(seed, epoch)`` alone.
+def epoch_batches(x, batch_size: int, epochs: int, seed: int = 0, initial_epoch: int = 0,
+                  binarize: bool = False) -> tf.data.Dataset:
+    """The batches of epochs ``initial_epoch`` to ``epochs - 1`` of ``x``, one dataset.
 
-    The order of epoch ``e`` is ``np.random.default_rng([seed, e]).permutation(N)``,
-    so a batch depends only on ``(seed, epoch, idx)``: not on how many epochs this
-    object has served, nor on the process. A training run that is stopped and
-    resumed at epoch ``e`` (set ``epoch = e``, or pass the ``EpochSetter`` callback
-    of ``tfae.runs``) sees exactly the batches of an uninterrupted run, which
-    ``fit(x, shuffle=True)`` cannot promise (its order comes from TensorFlow's
-    global seed and the number of ops seeded since). Pass ``shuffle=False`` to
-    ``fit``: with ``shuffle=True`` Keras also reorders the batches, from Python's
-    global ``random``. Batches hold inputs only (no targets), as tfae models take
-    none.
+    Epoch ``e`` visits every example once, in the order of a stateless shuffle seeded
+    by ``(seed, e)``; with ``binarize``, batch ``i`` of epoch ``e`` is a Bernoulli draw
+    of its grey levels seeded by ``(seed, e, i)`` (dynamic binarization). A batch thus
+    depends on ``(seed, epoch, index)`` alone: a training run resumed at epoch ``e``
+    (``initial_epoch=e``) gets exactly the batches of an uninterrupted run, which
+    ``fit(x, shuffle=True)`` cannot promise (its order comes from TensorFlow's global
+    seed and the ops seeded since). The batches are made by tf.data (gathered, drawn
+    and prefetched in TensorFlow, as fast as ``fit`` on arrays), hold inputs only, and
+    are global batches under ``tf.distribute``, which shards them by data.
+
+    Pass the dataset to ``fit`` with ``steps_per_epoch=math.ceil(len(x) / batch_size)``
+    (so that one iterator serves every epoch), the same ``epochs`` and
+    ``initial_epoch``, and ``shuffle=False``.
 
     Args:
-        x: array-like of shape ``(N, ...)``, the examples.
-        batch_size: int >= 1, examples per batch; the last batch may be smaller.
-        shuffle: bool, reshuffle every epoch (else the stored order).
-        seed: int >= 0, seeds the orders.
-        **kwargs: passed to ``keras.utils.PyDataset`` (``workers``,
-            ``use_multiprocessing``, ``max_queue_size``).
+        x: array-like of shape ``(N, ...)``, the examples (grey levels in [0, 1] with
+            ``binarize``).
+        batch_size: int >= 1, examples per batch; each epoch's last batch may be
+            smaller.
+        epochs: int > ``initial_epoch``, the epoch after the last.
+        seed: int >= 0, seeds the orders (and the draws).
+        initial_epoch: int >= 0, the first epoch.
+        binarize: bool, draw a binarization of the batches in every epoch.
 
-    Attributes:
-        epoch: int, the epoch whose order ``__getitem__`` serves; starts at 0 and
-            is incremented by ``on_epoch_end`` (Keras calls it after each epoch).
+    Returns:
+        A ``tf.data.Dataset`` of float32 batches, ``(epochs - initial_epoch) *
+        ceil(N / batch_size)`` of them.
 
     Raises:
-        ValueError: ``x`` is empty, or ``batch_size`` < 1 or ``seed`` < 0.
-        TypeError: ``x`` is not numeric, or an argument has the wrong type.
+        ValueError: ``x`` is empty (or, with ``binarize``, not in [0, 1]), or a count
+            is out of range.
+        TypeError: an argument of the wrong type.
 
     Examples:
-        >>> # model.fit(ShuffledBatches(x_train, 64, seed=0), epochs=10, shuffle=False)
         >>> x = np.arange(10, dtype="float32").reshape(5, 2)
-        >>> batches = ShuffledBatches(x, batch_size=2, seed=0)
-        >>> len(batches), batches[2].shape
-        (3, (1, 2))
-        >>> first = batches[0]
-        >>> batches.epoch = 1
-        >>> batches.epoch = 0
-        >>> bool((batches[0] == first).all())  # the same epoch, the same batch
+        >>> every = [b.numpy() for b in epoch_batches(x, 2, epochs=3, seed=7)]
+        >>> len(every)  # 3 batches in each of 3 epochs
+        9
+        >>> resumed = [b.numpy() for b in epoch_batches(x, 2, epochs=3, seed=7,
+        ...                                             initial_epoch=1)]
+        >>> all((a == b).all() for a, b in zip(every[3:], resumed, strict=True))
         True
+        >>> # model.fit(epoch_batches(x, 64, 10), epochs=10, steps_per_epoch=..., shuffle=False)
     """
-
-    def __init__(self, x, batch_size: int = 100, shuffle: bool = True, seed: int = 0, **kwargs):
-        super().__init__(**kwargs)
-        self.x = self._checked(x)
-        self.batch_size = check_positive_int(batch_size, "batch_size")
-        self.shuffle = check_bool(shuffle, "shuffle")
-        self.seed = check_positive_int(seed, "seed", minimum=0)
-        self.epoch = 0
-        # (epoch, order) of the last epoch asked for, so the permutation is
-        # computed once per epoch instead of once per batch.
-        self._cached_order = None
-
-    def _checked(self, x) -> np.ndarray:
+    binarize = check_bool(binarize, "binarize")
+    if binarize:
+        x = validated_unit_data(x, "x", "epoch_batches(binarize=True) draws Bernoulli(x), so "
+                                "x must hold grey levels in [0, 1]; rescale it (e.g. x / 255)")
+    else:
         x = as_float_array(x, "x")
         check_not_empty(x, "x")
-        return x
+    batch_size = check_positive_int(batch_size, "batch_size")
+    seed = check_positive_int(seed, "seed", minimum=0)
+    initial_epoch = check_positive_int(initial_epoch, "initial_epoch", minimum=0)
+    epochs = check_positive_int(epochs, "epochs", minimum=initial_epoch + 1)
+    examples = tf.constant(x)
+    count = len(x)
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+    def one_epoch(epoch):
+        epoch_seed = tf.stack([tf.constant(seed, tf.int64), epoch])
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), epoch_seed)
+        return (tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate()
+                .map(lambda index, rows: batch(epoch_seed, index, rows)))
 
-    def __getitem__(self, idx: int) -> np.ndarray:
-        """Returns batch ``idx`` of the current epoch (float32)."""
-        return self._batch(self._rows(idx), idx)
+    def batch(epoch_seed, index, rows):
+        values = tf.gather(examples, rows)
+        if not binarize:
+            return values
+        draw_seed = tf.random.experimental.stateless_fold_in(epoch_seed, index)
+        uniform = tf.random.stateless_uniform(tf.shape(values), draw_seed)
+        return tf.cast(uniform < values, values.dtype)
 
-    def _batch(self, rows: np.ndarray, idx: int) -> np.ndarray:
-        return self.x[rows]
-
-    def _rows(self, idx) -> np.ndarray:
-        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
-            raise TypeError(f"batch index must be an integer, got {idx!r}.")
-        if not 0 <= idx < len(self):
-            # IndexError (not ValueError) ends Python's sequence iteration.
-            raise IndexError(
-                f"batch index {idx} is out of range; use 0 <= idx < {len(self)} (len(self))."
-            )
-        return self._epoch_order()[idx * self.batch_size : (idx + 1) * self.batch_size]
-
-    def on_epoch_end(self) -> None:
-        """Moves on to the next epoch's order."""
-        self.epoch += 1
-
-    def _epoch_order(self) -> np.ndarray:
-        epoch = self.epoch
-        cached = self._cached_order
-        if cached is not None and cached[0] == epoch:
-            return cached[1]
-        if self.shuffle:
-            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
-        else:
-            order = np.arange(len(self.x))
-        # One tuple assignment, so worker threads never see a half-updated cache.
-        self._cached_order = (epoch, order)
-        return order
+    dataset = tf.data.Dataset.range(initial_epoch, epochs).flat_map(one_epoch)
+    return dataset.prefetch(tf.data.AUTOTUNE)

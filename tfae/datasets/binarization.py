@@ -3,10 +3,18 @@ draw every epoch (``DynamicBinarization``)."""
 
 from __future__ import annotations
 
+import math
+
+import keras
 import numpy as np
 
-from tfae._checks import as_float_array, check_finite, check_not_empty
-from tfae.datasets.batches import ShuffledBatches
+from tfae._checks import (
+    as_float_array,
+    check_bool,
+    check_finite,
+    check_not_empty,
+    check_positive_int,
+)
 
 
 def validated_unit_data(x, name: str, fix: str) -> np.ndarray:
@@ -47,7 +55,7 @@ def bernoulli_draw(probabilities: np.ndarray, rng: np.random.Generator) -> np.nd
     return (uniform < probabilities).astype(np.float32)
 
 
-class DynamicBinarization(ShuffledBatches):
+class DynamicBinarization(keras.utils.PyDataset):
     """Batches of a fresh Bernoulli binarization of ``x`` in every epoch.
 
     Each batch is ``x_bin ~ Bernoulli(x)`` drawn anew, so the model never sees
@@ -56,11 +64,11 @@ class DynamicBinarization(ShuffledBatches):
 
     The draw for batch ``idx`` in epoch ``e`` comes from
     ``np.random.default_rng([seed, e, idx])`` and the example order of epoch
-    ``e`` from ``np.random.default_rng([seed, e])`` (``ShuffledBatches``). A
-    batch therefore depends only on ``(seed, epoch, idx)``, not on the order or
-    the number of times Keras asks for it, nor on how many workers fetch
-    batches, so runs are reproducible, and resumable at any epoch. Batches hold
-    inputs only (no targets), as tfae models take none.
+    ``e`` from ``np.random.default_rng([seed, e])``. A batch therefore depends
+    only on ``(seed, epoch, idx)``, not on the order or the number of times
+    Keras asks for it, nor on how many workers fetch batches, so runs are
+    reproducible. Batches hold inputs only (no targets), as tfae models take
+    none.
 
     Args:
         x: Grey levels in [0, 1] (Bernoulli probabilities), shape
@@ -90,15 +98,51 @@ class DynamicBinarization(ShuffledBatches):
         >>> # model.fit(batches, epochs=10)
     """
 
-    def _checked(self, x) -> np.ndarray:
-        return validated_unit_data(
+    def __init__(self, x, batch_size: int = 100, shuffle: bool = True, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.x = validated_unit_data(
             x,
             name="x",
             fix="DynamicBinarization draws Bernoulli(x), so x must hold grey levels in "
             "[0, 1]; rescale it (e.g. x / 255)",
         )
+        self.batch_size = check_positive_int(batch_size, "batch_size")
+        self.shuffle = check_bool(shuffle, "shuffle")
+        self.seed = check_positive_int(seed, "seed", minimum=0)
+        self.epoch = 0
+        # (epoch, order) of the last epoch asked for, so the permutation is
+        # computed once per epoch instead of once per batch.
+        self._cached_order = None
 
-    def _batch(self, rows: np.ndarray, idx: int) -> np.ndarray:
-        """Batch ``idx`` of the current epoch as float32 zeros and ones."""
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, idx: int) -> np.ndarray:
+        """Returns batch ``idx`` of the current epoch as float32 zeros and ones."""
+        if isinstance(idx, bool) or not isinstance(idx, (int, np.integer)):
+            raise TypeError(f"batch index must be an integer, got {idx!r}.")
+        if not 0 <= idx < len(self):
+            # IndexError (not ValueError) ends Python's sequence iteration.
+            raise IndexError(
+                f"batch index {idx} is out of range; use 0 <= idx < {len(self)} (len(self))."
+            )
+        rows = self._epoch_order()[idx * self.batch_size : (idx + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, int(idx)])
         return bernoulli_draw(self.x[rows], rng)
+
+    def on_epoch_end(self) -> None:
+        """Moves on to the next epoch's order and draws."""
+        self.epoch += 1
+
+    def _epoch_order(self) -> np.ndarray:
+        epoch = self.epoch
+        cached = self._cached_order
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
+        else:
+            order = np.arange(len(self.x))
+        # One tuple assignment, so worker threads never see a half-updated cache.
+        self._cached_order = (epoch, order)
+        return order

@@ -90,9 +90,9 @@ class KerasSpec(ModelSpec):
         return self.model_class(event_shape, **config.model_args)
 
     def fit(self, model, config, splits: dict, checkpoint=None) -> dict:
-        """Trains with Adam on batches shuffled from (seed, epoch) alone
-        (``ShuffledBatches``, or ``DynamicBinarization`` under ``binarize="dynamic"``),
-        stopping early on the validation loss; with a ``tfae.runs.resume.Checkpoint``,
+        """Trains with Adam on batches shuffled (and under ``binarize="dynamic"``
+        binarized) from (seed, epoch) alone (``tfae.datasets.epoch_batches``), stopping
+        early on the validation loss; with a ``tfae.runs.resume.Checkpoint``,
         resumes from it and saves it after every epoch."""
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       steps_per_execution=config.steps_per_execution,
@@ -103,13 +103,9 @@ class KerasSpec(ModelSpec):
                 "on in this process, or a layer does not support XLA; train without "
                 "--jit-compile."
             )
-        batches = (tfae.datasets.DynamicBinarization if config.binarize == "dynamic"
-                   else tfae.datasets.ShuffledBatches)(splits["train"], config.batch_size,
-                                                       seed=config.seed)
         stopping = None if config.patience is None else resume.ResumableEarlyStopping(
             monitor="val_loss", patience=config.patience, restore_best_weights=True)
-        callbacks = [keras.callbacks.TerminateOnNaN(), resume.EpochSetter(batches),
-                     *([stopping] if stopping else [])]
+        callbacks = [keras.callbacks.TerminateOnNaN(), *([stopping] if stopping else [])]
         done = {"epoch": 0, "history": {}, "seconds": 0.0, "finished": False}
         if checkpoint is not None:
             done = checkpoint.restore(model, stopping) or done
@@ -117,10 +113,15 @@ class KerasSpec(ModelSpec):
                 checkpoint, done["history"], done["seconds"], config.epochs, stopping))
         history = done["history"]  # the checkpoint's callback extends it epoch by epoch
         if not done["finished"]:
-            # shuffle=False: the batches are shuffled already, and Keras would reorder
-            # them from Python's global generator, which a resumed run cannot restore.
+            train = splits["train"]
+            batches = tfae.datasets.epoch_batches(
+                train, config.batch_size, config.epochs, seed=config.seed,
+                initial_epoch=done["epoch"], binarize=config.binarize == "dynamic")
+            # One iterator for every epoch (steps_per_epoch); the batches are shuffled
+            # from (seed, epoch) already.
             fitted = model.fit(batches, validation_data=splits["valid"], epochs=config.epochs,
                                initial_epoch=done["epoch"], callbacks=callbacks,
+                               steps_per_epoch=math.ceil(len(train) / config.batch_size),
                                shuffle=False, verbose=config.verbose).history
             history = history if checkpoint is not None else fitted
         if not np.all(np.isfinite(history["loss"])):

@@ -14,9 +14,9 @@ that the next epoch depends on:
   weights it restores at the end);
 * the history so far, the training seconds so far, and the settings of the run.
 
-The batches come from ``(seed, epoch)`` alone (``tfae.datasets.ShuffledBatches``,
-``DynamicBinarization``), so a run started again with the same command continues at
-the first unfinished epoch and ends with exactly the weights of an uninterrupted run.
+The batches come from ``(seed, epoch)`` alone (``tfae.datasets.epoch_batches``), so a
+run started again with the same command continues at the first unfinished epoch and
+ends with exactly the weights of an uninterrupted run.
 The checkpoint is removed once the run folder is written.
 """
 
@@ -44,19 +44,6 @@ def resume_folder(out, worker: str = "") -> Path:
     own)."""
     out = Path(out)
     return out.parent / f".{out.name}.resume{'-' + worker if worker else ''}"
-
-
-class EpochSetter(keras.callbacks.Callback):
-    """Tells a ``ShuffledBatches`` (or ``DynamicBinarization``) which epoch ``fit`` is
-    in, so a fit resumed at epoch ``e`` (``initial_epoch=e``) draws the batches of
-    epoch ``e``."""
-
-    def __init__(self, batches):
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches.epoch = epoch
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
