@@ -149,6 +149,21 @@ _KILLED_RUN = textwrap.dedent("""
     sys.exit(main(sys.argv[1:]))
 """)
 
+# ``tfae train`` that kills itself while it writes the run folder (at metrics.json).
+_KILLED_WRITING = textwrap.dedent("""
+    import os, signal, sys
+    from tfae.cli import main
+    from tfae.runs import commands
+
+    write_json = commands.write_json
+    def killing_write_json(path, payload):
+        if path.name == "metrics.json":
+            os.kill(os.getpid(), signal.SIGKILL)
+        write_json(path, payload)
+    commands.write_json = killing_write_json
+    sys.exit(main(sys.argv[1:]))
+""")
+
 # The VAE draws z with its own random generator; dynamic binarization redraws the data.
 _COMMAND = ["train", "vae", "--epochs", "4", "--patience", "2", "--binarize", "dynamic",
             "--latent-dim", "3", "--hidden-units", "16", "--importance-samples", "2",
@@ -173,9 +188,15 @@ def test_a_killed_tfae_train_resumes_with_the_same_command(tmp_path):
     assert not (tmp_path / "run").exists()
     assert (tmp_path / ".run.resume" / "state.npz").is_file()
 
-    again = _tfae([*_COMMAND, "--out", str(tmp_path / "run")])
-    assert again.returncode == 0, again.stderr[-2000:]
+    # Started again, and killed again while it writes the run folder.
+    again = _tfae([*_COMMAND, "--out", str(tmp_path / "run")], script=_KILLED_WRITING)
+    assert again.returncode == -signal.SIGKILL, again.stderr[-2000:]
     assert _epochs_run(again.stdout) == [3, 4]  # epochs 1 and 2 are not trained again
+    assert [path.name for path in tmp_path.iterdir()] == [".run.resume"]
+
+    last = _tfae([*_COMMAND, "--out", str(tmp_path / "run")])
+    assert last.returncode == 0, last.stderr[-2000:]
+    assert _epochs_run(last.stdout) == []  # trained already: scored and written
     # The uninterrupted run, in this process.
     from tfae.cli import main
 

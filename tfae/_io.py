@@ -54,9 +54,13 @@ def _parents_made(folder: Path):
 
 
 @contextlib.contextmanager
-def atomic_folder(path, overwrite: bool = False, flag: str = "overwrite=True"):
+def atomic_folder(path, overwrite: bool = False, flag: str = "overwrite=True", within=None):
     """Yields a hidden staging folder beside ``path`` that replaces ``path`` only if the
     block succeeds; on any error the staging folder is removed and ``path`` is untouched.
+
+    Args:
+        within: a folder beside ``path`` to create the staging folder in (so that a
+            process killed while writing leaves its staging folder there), or None.
 
     Raises:
         ValueError: ``path`` exists (and is not an empty folder) and ``overwrite`` is
@@ -65,7 +69,10 @@ def atomic_folder(path, overwrite: bool = False, flag: str = "overwrite=True"):
     path = Path(path)
     _check_destination(path, overwrite, flag)
     with _parents_made(path.parent):
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-", dir=path.parent))
+        if within is not None:
+            Path(within).mkdir(exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.partial-",
+                                        dir=path.parent if within is None else within))
         os.chmod(staging, 0o777 & ~_umask())
         try:
             yield staging

@@ -156,24 +156,32 @@ def train(config: TrainConfig, out, overwrite: bool = False) -> Path | None:
             **{split: spec.score(model, splits[split], splits["train"], seed=config.seed,
                                  **options) for split in ("valid", "test")},
         }
-        with _run_folder(out, overwrite, worker) as staging:
-            spec.save(model, staging)
-            write_json(staging / "run.json", config.record() | {
-                "event_shape": list(splits["train"].shape[1:]), "versions": _versions()})
-            if history is not None:
-                write_json(staging / "history.json", history)
-            write_json(staging / "metrics.json", results)
-            spec.figures(model, splits, staging, config.seed)
+        try:
+            with _run_folder(out, overwrite, worker, checkpoint.folder) as staging:
+                spec.save(model, staging)
+                write_json(staging / "run.json", config.record() | {
+                    "event_shape": list(splits["train"].shape[1:]),
+                    "versions": _versions()})
+                if history is not None:
+                    write_json(staging / "history.json", history)
+                write_json(staging / "metrics.json", results)
+                spec.figures(model, splits, staging, config.seed)
+        except BaseException:
+            if not checkpoint.exists():  # a folder made for the staging folder only
+                checkpoint.remove()
+            raise
     checkpoint.remove()
     return None if worker else out
 
 
 @contextlib.contextmanager
-def _run_folder(out: Path, overwrite: bool, worker: str):
-    """The staging folder of ``out`` (see ``atomic_folder``); a worker that does not
-    write the run folder writes into a temporary folder that is then removed."""
+def _run_folder(out: Path, overwrite: bool, worker: str, within: Path):
+    """The staging folder of ``out`` (see ``atomic_folder``), made in ``within`` (the
+    checkpoint's folder, removed once ``out`` is written, so a process killed while
+    writing leaves nothing that stays); a worker that does not write the run folder
+    writes into a temporary folder that is then removed."""
     if not worker:
-        with atomic_folder(out, overwrite, _OVERWRITE) as staging:
+        with atomic_folder(out, overwrite, _OVERWRITE, within=within) as staging:
             yield staging
         return
     with tempfile.TemporaryDirectory(prefix=f"tfae-{worker}-") as folder:
