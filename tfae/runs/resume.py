@@ -109,8 +109,8 @@ class Checkpoint:
         changed = sorted(key for key in {*saved, *self.settings}
                          if saved.get(key) != self.settings.get(key))
         raise ValueError(
-            f"{self.folder} holds an unfinished run with other settings ({', '.join(changed)} "
-            "differ); run its command again to resume it, or pass "
+            f"{self.folder} holds an unfinished run whose settings differ "
+            f"({', '.join(changed)}); run its command again to resume it, or pass "
             f"{flag} to discard it and start over."
         )
 
