@@ -569,3 +569,41 @@ def test_bad_data_and_arguments_get_clear_errors():
             model(np.zeros((1, 4), np.float32), mask_index=bad)
     with pytest.raises(TypeError, match="mask_index must be an int"):
         model.log_prob(np.zeros((2, 4)), mask_index=1.0)
+
+
+# ------------------------------------------------------------------ adapt
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", tfae.likelihoods.Gaussian(scale="learned"),
+                                        tfae.likelihoods.Gaussian(scale=0.7)],
+                         ids=["bernoulli", "gaussian-learned", "gaussian-fixed"])
+def test_adapt_starts_at_the_per_pixel_mean_model(likelihood):
+    rng = np.random.default_rng(0)
+    if likelihood == "bernoulli":
+        x = (rng.random((300, 6)) < np.linspace(0.0, 0.9, 6)).astype("float32")  # a value never on
+    else:
+        x = (rng.normal(size=(300, 6)) * np.linspace(0.5, 2.0, 6) + 3.0).astype("float32")
+    model = tfae.MADE(6, hidden_units=(16,), likelihood=likelihood, seed=0)
+    assert model.adapt(x) is model
+    kernel = model.output_layer.kernel
+    kernel.assign(np.zeros(kernel.shape, "float32"))  # the hidden units no longer count
+    if isinstance(likelihood, tfae.likelihoods.Gaussian) and not likelihood.learned:
+        # The scale is the model's own; adapt starts the means at the data's.
+        expected = -stats.norm(x.mean(axis=0), 0.7).logpdf(x[:50]).sum(axis=1)
+    else:
+        expected = tfae.metrics.pixel_mean_nll(x, x[:50], model.likelihood)
+    np.testing.assert_allclose(-model.log_prob(x[:50]).numpy(), expected, rtol=2e-5)
+
+
+@pytest.mark.parametrize("x, error, message", [
+    (np.full((5, 4), 2.0, "float32"), ValueError, "x must lie in \\[0, 1\\]"),
+    (np.zeros((5, 3), "float32"), ValueError, "x"),
+    (np.zeros((0, 4), "float32"), ValueError, "x"),
+    (np.array([[np.nan, 0, 0, 0]], "float32"), ValueError, "x"),
+])
+def test_adapt_refuses_data_the_model_cannot_start_from(x, error, message):
+    model = tfae.MADE(4, hidden_units=(8,), seed=0)
+    bias = model.output_layer.bias.numpy()
+    with pytest.raises(error, match=message):
+        model.adapt(x)
+    np.testing.assert_array_equal(model.output_layer.bias.numpy(), bias)

@@ -44,6 +44,12 @@ class Likelihood:
         """Raises ValueError if ``x`` cannot be scored by this likelihood."""
         _checks.check_finite(x, name)
 
+    def independent_params(self, x: np.ndarray) -> np.ndarray:
+        """The parameters (``params`` of ``distribution``) of the model that draws
+        every value independently, fitted to ``x`` (N, D): the per-value model of
+        ``tfae.metrics.pixel_mean_nll``, shape (D * params_per_value,)."""
+        raise NotImplementedError
+
     def in_support(self, x):
         """Returns a scalar bool tensor: whether this likelihood can score every finite
         value of ``x``, computed in-graph (also under XLA) on batches that
@@ -103,6 +109,12 @@ class Bernoulli(Likelihood):
     def check_data(self, x: np.ndarray, name: str = "x") -> None:
         super().check_data(x, name)
         _checks.check_unit_interval(x, name)
+
+    def independent_params(self, x: np.ndarray) -> np.ndarray:
+        """The log-odds of (sum_n x_nd + 1) / (N + 2) (Laplace's rule: finite also for
+        a value never on, or always on, in ``x``)."""
+        probs = (np.sum(x, axis=0, dtype=np.float64) + 1.0) / (len(x) + 2.0)
+        return np.log(probs) - np.log1p(-probs)
 
     def in_support(self, x):
         return tf.logical_and(tf.reduce_min(x) >= 0, tf.reduce_max(x) <= 1)
@@ -170,6 +182,17 @@ class Gaussian(Likelihood):
         else:
             loc, scale = params, tf.cast(self.scale, params.dtype)
         return _independent(tfd.Normal(loc=loc, scale=scale))
+
+    def independent_params(self, x: np.ndarray) -> np.ndarray:
+        """The means and, with a learned scale, the s with softplus(s) = the standard
+        deviation (so sigma = std + min_scale; a constant value gets s of a deviation of
+        1e-6 instead of -inf)."""
+        x = np.asarray(x, np.float64)
+        mean = x.mean(axis=0)
+        if not self.learned:
+            return mean
+        deviation = np.maximum(x.std(axis=0), 1e-6)
+        return np.concatenate([mean, deviation + np.log(-np.expm1(-deviation))])
 
     def get_config(self) -> dict:
         return {"scale": self.scale, "min_scale": self.min_scale}

@@ -284,6 +284,46 @@ class MADE(UnsupervisedModel):
     def _output(self, x, training=False, mask_index=0):
         return self._network(x, self._mask_index(mask_index), training)
 
+    def adapt(self, x):
+        """Starts the output biases at the model that draws every x_d independently,
+        fitted to ``x``: the per-pixel-mean model of ``tfae.metrics.pixel_mean_nll``
+        (for a Bernoulli likelihood, the log-odds of each value's smoothed mean).
+
+        Call it on the training data before ``fit``, as a Keras preprocessing layer is
+        adapted: the first epochs are then not spent learning the marginals p(x_d)
+        (MADE 784-500 in natural order on binarized MNIST: 130.1 nats on the validation
+        split after 2 epochs from zero biases, 115.6 from these; ``docs/benchmarks.md``).
+        It changes the output layer's biases and nothing else; with zero output kernels
+        the model is the per-pixel-mean model.
+
+        Args:
+            x: array of shape (N, input_dim): training examples (for a Bernoulli
+                likelihood, values in [0, 1]: binary, or grey levels, whose means are
+                those of their binarizations).
+
+        Returns:
+            The model.
+
+        Raises:
+            ValueError: ``x`` is empty, non-finite, of another width, or outside the
+                likelihood's range.
+            TypeError: ``x`` is not numeric.
+
+        Examples:
+            >>> rng = np.random.default_rng(0)
+            >>> x = (rng.random((100, 4)) < [0.1, 0.5, 0.5, 0.9]).astype("float32")
+            >>> model = MADE(4, hidden_units=(8,), seed=0).adapt(x)
+            >>> probs = keras.ops.sigmoid(model.output_layer.bias).numpy()
+            >>> bool(np.allclose(probs, (x.sum(axis=0) + 1) / (len(x) + 2)))
+            True
+        """
+        x = _checks.as_float_array(x, "x")
+        _checks.check_not_empty(x, "x")
+        _checks.check_example_shape(x, (self.input_dim,), "x")
+        self.likelihood.check_data(x, "x")
+        self.output_layer.bias.assign(self.likelihood.independent_params(x).astype("float32"))
+        return self
+
     def _metric_prediction(self, x, training=False):
         # The conditional means E[x_d | x_<d] under the first mask (p(x_d = 1 | x_<d)
         # for a Bernoulli likelihood), from one pass.

@@ -276,6 +276,12 @@ class MADESpec(KerasSpec):
     def build(self, config, event_shape: tuple):
         return tfae.MADE(math.prod(event_shape), **config.model_args)
 
+    def fit(self, model, config, splits: dict, checkpoint=None) -> dict:
+        """Trains as every Keras model does, from output biases at the training data's
+        per-value model (``MADE.adapt``), so the first epochs do not learn marginals."""
+        model.adapt(splits["train"])
+        return super().fit(model, config, splits, checkpoint)
+
     def figures(self, model, splits: dict, folder, seed: int) -> None:
         """The lecture's MADE figure: samples beside their nearest training examples."""
         figures.write_samples(self.sample(model, figures.NUM_SHOWN, seed), splits["train"],
