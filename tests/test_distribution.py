@@ -43,6 +43,8 @@ _SCRIPT = textwrap.dedent('''
             return tfae.MADE(16, hidden_units=(12, 12), dropout=0.3, seed=0)
         if kind == "vae":  # its draws of z: an example's eps whatever the replica count
             return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0)
+        if kind == "vae_iwae":  # its k draws of z: an example's own
+            return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0, training_samples=3)
         return tfae.MADE(16, hidden_units=(12,), num_masks=3, ordering="random", seed=0,
                          kernel_regularizer=keras.regularizers.L2(1e-3))
 
@@ -63,7 +65,7 @@ _SCRIPT = textwrap.dedent('''
     results = {}
     for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True),
                            ("dae", False), ("dae_walkback", False), ("made_dropout", False),
-                           ("vae", True)]:
+                           ("vae", True), ("vae_iwae", False)]:
         (one, one_loss), (two, two_loss) = (train(strategy, kind, weighted)
                                             for strategy in (device, mirrored))
         results[f"{kind}{'-weighted' if weighted else ''}"] = max(
@@ -108,7 +110,7 @@ def mirrored_results():
 
 @pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted",
                                   "dae", "dae_walkback", "made_dropout", "vae-weighted",
-                                  "ae-stream", "ae-poisoned-stream"])
+                                  "vae_iwae", "ae-stream", "ae-poisoned-stream"])
 def test_two_replicas_train_the_weights_of_one_device(mirrored_results, case):
     # Before: each replica averaged its own half batch and the replicas' gradients were
     # summed, so SGD took steps 2x too large (0.1 apart after one epoch).

@@ -213,6 +213,9 @@ def _vae_options(group, defaults: dict) -> None:
     _model_option(group, "--kl", "kl", defaults,
                   "closed-form KL(q(z|x) || p(z)) or its Monte Carlo estimate",
                   choices=choices.KL_METHODS)
+    _model_option(group, "--training-samples", "training_samples", defaults,
+                  "draws of z per example in the loss: 1 trains on -ELBO, k > 1 on the "
+                  "importance-weighted bound (IWAE)", type=positive("training_samples"))
 
 
 def _mixture_options(group, defaults: dict) -> None:

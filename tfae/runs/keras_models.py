@@ -301,8 +301,10 @@ class VAESpec(KerasSpec):
         "elbo": "the evidence lower bound E_q[log p(x | z)] - KL(q(z | x) || p(z)) <= log p(x) "
                 "(one draw of z per example, beta not used): a log-likelihood bound, so "
                 "elbo <= -iw_nll up to Monte Carlo noise",
-        "reconstruction_nll": "E_q[-log p(x | z)], one draw of z per example: the first term "
-                              "of -elbo, not a likelihood of x",
+        "reconstruction_nll": "E_q[-log p(x | z)], one draw of z per example (the mean over "
+                              "training_samples draws for a model trained on the "
+                              "importance-weighted bound): the first term of -elbo, not a "
+                              "likelihood of x",
         "kl": "KL(q(z | x) || p(z)), the second term of -elbo (reconstruction_nll + kl ~ "
               "-elbo; the training loss weighs it by beta)",
         "importance_samples": "the importance samples per example of iw_nll",
