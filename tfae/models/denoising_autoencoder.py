@@ -104,7 +104,7 @@ class DenoisingAutoencoder(Autoencoder):
         self.walkback_probability = corruption_lib.check_rate(
             walkback_probability, "walkback_probability")
         self.seed = _checks.resolve_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def _check_bottleneck(self) -> None:
         """A denoising autoencoder may be overcomplete: the noise prevents the identity."""

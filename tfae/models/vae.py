@@ -168,7 +168,7 @@ class VAE(UnsupervisedModel):
         self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
         self.training_samples = _checks.check_positive_int(training_samples, "training_samples")
         self.seed = _checks.resolve_seed(seed)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
         # A TF variable read by the compiled steps, so that changing beta during training
         # needs no retracing; not a Keras weight: beta is a setting, saved in the config.
         self._beta = tf.Variable(1.0, trainable=False, dtype=tf.float32, name="beta")
