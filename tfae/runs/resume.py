@@ -100,7 +100,7 @@ class Checkpoint:
         """
         if not self.exists():
             return
-        saved = self._meta(self._read())["settings"]
+        saved = self._meta(self._read(arrays_too=False))["settings"]
         if saved == json.loads(json.dumps(self.settings)):
             return
         if discard:
@@ -114,10 +114,12 @@ class Checkpoint:
             f"{flag} to discard it and start over."
         )
 
-    def _read(self) -> dict:
+    def _read(self, arrays_too: bool = True) -> dict:
+        """The checkpoint's entries (only ``meta`` unless ``arrays_too``)."""
         try:
             with np.load(self.path, allow_pickle=False) as arrays:
-                loaded = {name: arrays[name] for name in arrays.files}
+                loaded = {name: arrays[name]
+                          for name in (arrays.files if arrays_too else ["meta"])}
             self._meta(loaded)
             return loaded
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
@@ -169,7 +171,7 @@ class Checkpoint:
 
     def seconds(self) -> float:
         """The training seconds the checkpoint records (over every attempt)."""
-        return float(self._meta(self._read())["seconds"])
+        return float(self._meta(self._read(arrays_too=False))["seconds"])
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
