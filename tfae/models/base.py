@@ -162,6 +162,12 @@ class UnsupervisedModel(InputChecks, keras.Model):
             return super().export(filepath, format=format, verbose=verbose,
                                   input_signature=input_signature, **kwargs)
 
+    @staticmethod
+    def training_seed(generator: keras.random.SeedGenerator):
+        """Returns the stateless int32 seed of a training step's draws: ``generator``'s
+        next seed, cast as ``keras.random`` casts its seeds."""
+        return tf.cast(tf.math.floormod(generator.next(), tf.int32.max - 1), tf.int32)
+
     def evaluation_seed(self, generator: keras.random.SeedGenerator):
         """Returns the stateless seed of an evaluation step's draws (a VAE's z, a DAE's
         corruption): ``fold_in([s, -1], n)`` for a ``generator`` whose training seeds

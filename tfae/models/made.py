@@ -256,8 +256,7 @@ class MADE(UnsupervisedModel):
         hidden = x
         dropping = bool(self.dropout) and training
         if dropping:
-            seed = tf.cast(tf.math.floormod(self.dropout_seeds.next(), tf.int32.max - 1),
-                           tf.int32)
+            seed = self.training_seed(self.dropout_seeds)
         for i, layer in enumerate(self.hidden_layers):
             hidden = layer(hidden, mask_index=mask_index)
             if dropping:  # an example's units are dropped whatever the replica count

@@ -284,11 +284,8 @@ class VAE(UnsupervisedModel):
 
     def loss_terms(self, x, training=False):
         loc, scale = self._posterior_parameters(x, training)
-        if training:
-            seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1),
-                           tf.int32)  # as keras.random.normal casts its seeds
-        else:
-            seed = self.evaluation_seed(self.seed_generator)
+        seed = (self.training_seed(self.seed_generator) if training
+                else self.evaluation_seed(self.seed_generator))
         if self.training_samples > 1:
             return self._importance_weighted_terms(x, loc, scale, seed, training)
         # The same eps for an example whatever the tf.distribute replicas.
