@@ -493,8 +493,7 @@ def test_one_importance_weighted_draw_is_the_monte_carlo_elbo(trained_vae, binar
     model._evaluation_draws.assign(0)
     terms = model.loss_terms(x)
     model._evaluation_draws.assign(0)  # the same seed: the same eps, shaped (1, batch, latent)
-    loc, scale = model._posterior_parameters(x)
-    weighted = model._importance_weighted_terms(x, loc, scale,
+    weighted = model._importance_weighted_terms(x, model._posterior_parameters(x),
                                                 model.evaluation_seed(model.seed_generator),
                                                 training=False)
     for name in ("loss", "reconstruction", "kl"):

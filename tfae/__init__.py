@@ -9,9 +9,11 @@ The package follows the lecture's table of contents:
   autoregressive likelihood.
 - ``tfae.GaussianMixture`` (``tfae.mixture``), ``tfae.estimators``: a latent variable model
   fitted by EM, and Monte Carlo estimates of p(x) (naive, importance-weighted, the ELBO).
-- ``tfae.VAE``: the variational autoencoder, trained on the ELBO; importance-weighted
-  log p(x), samples, interpolations, active units.
-- ``tfae.priors``: priors p(z) of a VAE, their KL terms, and how they are saved.
+- ``tfae.VAE``: the variational autoencoder, trained on the ELBO (or the importance-weighted
+  bound); importance-weighted log p(x), samples, interpolations, active units.
+- ``tfae.priors``: priors p(z) of a VAE, fixed or learned (a trained mixture, the
+  VampPrior), their KL terms, and how they are saved.
+- ``tfae.flows``: inverse autoregressive flows built from MADE, for a VAE's posterior.
 - ``tfae.likelihoods``: decoder likelihoods p(x | h) as TFP distributions.
 - ``tfae.datasets``: the embedded digits, tensorflow-datasets images, .npz files.
 - ``tfae.metrics``: reference scores such as the per-pixel-mean baseline.
@@ -28,6 +30,7 @@ from tfae import (
     datasets,
     estimators,
     export,
+    flows,
     layers,
     likelihoods,
     masks,
@@ -52,6 +55,7 @@ __all__ = [
     "datasets",
     "estimators",
     "export",
+    "flows",
     "layers",
     "likelihoods",
     "masks",

@@ -60,27 +60,52 @@ class LatentVariableModel:
         log_likelihood: callable (x, z) -> log p(x | z): z of shape (samples, batch,
             latent_dim) to a tensor (samples, batch), e.g. a decoder and its likelihood.
             It receives x in the dtype of ``loc``.
-        prior: p(z), a TFP distribution with event shape (latent_dim,); z is cast to
+        prior: p(z), a TFP distribution with event shape (latent_dim,), or a callable
+            returning one (a prior with weights that change during training, such as
+            ``tfae.priors.VampPrior``: called once per compiled batch); z is cast to
             its dtype.
         values_per_draw: int or None, about how many values evaluating log p(x | z)
             keeps per draw of z, which sizes the chunks when ``chunk_size`` is None
             (``decoder_values_per_draw`` counts those of a Keras decoder). None counts
             three per value of one example. Defaults to None.
+        flow: callable (z_0, context) -> (z, log_det) or None: a posterior flow (e.g.
+            ``tfae.flows.InverseAutoregressiveFlow``) applied to the Gaussian draws
+            z_0 = loc + scale * eps, with ``posterior`` then returning (loc, scale,
+            context); log q(z | x) = log N(z_0; loc, diag scale^2) - log_det. Defaults
+            to None (q(z | x) is the Gaussian).
     """
 
     posterior: Callable
     log_likelihood: Callable
-    prior: tfd.Distribution
+    prior: tfd.Distribution | Callable
     values_per_draw: int | None = None
+    flow: Callable | None = None
 
     def __post_init__(self):
         for name in ("posterior", "log_likelihood"):
             if not callable(getattr(self, name)):
                 raise TypeError(f"{name} must be callable, got {getattr(self, name)!r}.")
-        if not isinstance(self.prior, tfd.Distribution):
-            raise TypeError(f"prior must be a TFP distribution, got {type(self.prior).__name__}.")
+        if not isinstance(self.prior, tfd.Distribution) and not callable(self.prior):
+            raise TypeError(f"prior must be a TFP distribution or a callable returning one, "
+                            f"got {type(self.prior).__name__}.")
+        if self.flow is not None and not callable(self.flow):
+            raise TypeError(f"flow must be callable or None, got {self.flow!r}.")
         if self.values_per_draw is not None:
             _checks.check_positive_int(self.values_per_draw, "values_per_draw")
+
+    def prior_distribution(self) -> tfd.Distribution:
+        """Returns p(z): ``prior`` itself, or what it returns when it is a callable."""
+        return self.prior if isinstance(self.prior, tfd.Distribution) else self.prior()
+
+    def draw(self, posterior, eps):
+        """Returns (z, log q(z | x)) for noise ``eps`` (..., batch, latent_dim), from the
+        output of ``posterior``: z = loc + scale * eps, then the flow if there is one."""
+        loc, scale = posterior[:2]
+        z, log_q = loc + scale * eps, posterior_log_prob(eps, scale)
+        if self.flow is None:
+            return z, log_q
+        z, log_det = self.flow(z, posterior[2])
+        return z, log_q - log_det
 
     @functools.cached_property
     def _compiled_sums(self):
@@ -272,10 +297,13 @@ def elbo(model: LatentVariableModel, x, num_samples: int = 1, seed: int | None =
     x, num_samples, batch_size = _check(model, x, num_samples, batch_size)
     if kl is not None and not callable(kl):
         raise TypeError(f"kl must be a callable (loc, scale) -> KL or None, got {kl!r}.")
+    if kl is not None and model.flow is not None:
+        raise ValueError("a closed-form kl is that of the Gaussian q(z | x); this model's "
+                         "posterior has a flow: pass kl=None (the Monte Carlo estimate).")
     _, sum_log_px_z, sum_log_w = _sums(model, x, num_samples, seed, batch_size, chunk_size)
     if kl is None:
         return sum_log_w / num_samples
-    terms = [np.asarray(kl(*model.posterior(tf.constant(x[start:start + batch_size]))))
+    terms = [np.asarray(kl(*model.posterior(tf.constant(x[start:start + batch_size]))[:2]))
              for start in range(0, len(x), batch_size)]
     return sum_log_px_z / num_samples - np.concatenate(terms)
 
@@ -325,7 +353,9 @@ def _sums(model, x, num_samples, seed, batch_size, chunk_size):
 def _log_weight_sums(model, x, seed, num_samples, chunk_size):
     """For one batch, over ``num_samples`` draws of z ~ q(z|x) taken ``chunk_size`` at a
     time: logsumexp_i log w_i, sum_i log p(x|z_i) and sum_i log w_i, each (batch,)."""
-    loc, scale = model.posterior(x)
+    posterior = model.posterior(x)
+    loc = posterior[0]
+    prior = model.prior_distribution()
     x = tf.cast(x, loc.dtype)
     batch, dtype = tf.shape(loc)[0], loc.dtype
     latent_dim = loc.shape[-1] if loc.shape[-1] is not None else tf.shape(loc)[-1]
@@ -335,9 +365,9 @@ def _log_weight_sums(model, x, seed, num_samples, chunk_size):
         eps = tf.random.stateless_normal(
             [chunk_size, batch, latent_dim],
             tf.random.experimental.stateless_fold_in(seed, chunk), dtype=dtype)
-        z = loc + scale * eps
+        z, log_q = model.draw(posterior, eps)
         log_px_z = model.log_likelihood(x, z)
-        log_w = log_px_z + priors.log_prob(model.prior, z) - posterior_log_prob(eps, scale)
+        log_w = log_px_z + priors.log_prob(prior, z) - log_q
         # The last chunk may run past num_samples: its extra draws do not count.
         used = chunk * chunk_size + tf.range(chunk_size) < num_samples
         used = tf.broadcast_to(used[:, None], tf.shape(log_w))

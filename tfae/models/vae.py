@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from tfae import _checks, estimators, likelihoods, priors
 from tfae.choices import KL_METHODS
+from tfae.flows import InverseAutoregressiveFlow
 from tfae.models import builders, vae_latent
 from tfae.models.base import UnsupervisedModel
 from tfae.models.replicas import on_global_rows
@@ -46,11 +47,29 @@ class VAE(UnsupervisedModel):
     Metrics given to ``compile(metrics=...)`` compare x with ``model(x)``, the mean of
     p(x | z) at the posterior mean z = E[z | x] (no draw), e.g. ``metrics=["mae"]``.
 
-    The prior is fixed (it is not trained). A ``.keras`` file holds it: the standard
-    normal, or a prior that ``tfae.priors`` can describe (Gaussians and mixtures of
-    Gaussians, such as ``tfae.GaussianMixture(...).fit(z).distribution``), which
-    loads back with the same parameters to the last bit. ``save`` refuses any other
-    prior with a ``ValueError`` before writing anything; save the weights instead.
+    The prior is fixed, or learned with the model. A fixed prior is a TFP
+    distribution; a ``.keras`` file holds it: the standard normal, or a prior that
+    ``tfae.priors`` can describe (Gaussians and mixtures of Gaussians, such as
+    ``tfae.GaussianMixture(...).fit(z).distribution``), which loads back with the same
+    parameters to the last bit. ``save`` refuses any other prior with a ``ValueError``
+    before writing anything; save the weights instead. A learned prior is a layer of
+    ``tfae.priors`` trained on the same bound as the networks: ``MixturePrior``
+    (p(z) = sum_k pi_k N(z; mu_k, diag sigma_k^2), every parameter learned) or
+    ``VampPrior`` (p(z) = (1/K) sum_k q(z | u_k) at K learned pseudo-inputs u_k);
+    both are saved with the model and use the Monte Carlo KL.
+
+    The posterior can be made more flexible than a diagonal Gaussian with
+    ``posterior_flow_steps=T`` inverse autoregressive flow steps (Kingma et al. 2016,
+    ``tfae.flows.InverseAutoregressiveFlow``, each a MADE of ``tfae.layers.MaskedDense``
+    layers): z_0 = mu(x) + sigma(x) * eps, then z_t = sigma_t * z_{t-1} + (1 - sigma_t)
+    * m_t with [m_t, s_t] = MADE_t(z_{t-1}, h(x)), sigma_t = sigmoid(s_t), and h(x) a
+    context from the encoder; z = z_T and
+
+        log q(z | x) = log N(z_0; mu(x), diag sigma(x)^2) - sum_t sum_i log sigma_{t,i},
+
+    exact, since each step's Jacobian is triangular. The KL term is then the Monte
+    Carlo estimate; ``encode`` refuses (q(z|x) is no longer a TFP Gaussian), and
+    ``posterior_sample`` draws z with its log q(z|x).
 
     ``fit`` draws z from the stream of ``seed``; ``evaluate`` (also validation in
     ``fit``) from a separate stream of it that starts again at every call: validation
@@ -70,7 +89,8 @@ class VAE(UnsupervisedModel):
             or ``(784,)``.
         latent_dim: int >= 1, the size of z.
         encoder: a Keras model or layer mapping a batch of x to 2 * ``latent_dim``
-            values (the means, then the unconstrained scales of q(z|x)), or None to
+            values (the means, then the unconstrained scales of q(z|x)), 3 *
+            ``latent_dim`` with a posterior flow (then the context h(x)), or None to
             build one with ``tfae.models.builders``. Defaults to None.
         decoder: a Keras model or layer mapping a batch of z to the parameters of
             p(x | z) (the shape of x, last axis times the likelihood's
@@ -88,7 +108,9 @@ class VAE(UnsupervisedModel):
         prior: a TFP distribution over z with batch shape () and event shape
             (``latent_dim``,), such as a ``tfd.MixtureSameFamily`` or
             ``tfae.GaussianMixture(...).fit(z).distribution`` (any float dtype: z is
-            cast to it), or None for the standard normal N(0, I). Defaults to None.
+            cast to it), a learned prior (``tfae.priors.MixturePrior(K)``,
+            ``tfae.priors.VampPrior(K)``; the VAE builds it), or None for the standard
+            normal N(0, I). Defaults to None.
         beta: float >= 0, the weight of the KL term (beta-VAE); 1 trains on -ELBO.
             It can be changed during training (``model.beta = 0.5``, e.g. from a
             KL warm-up callback) without retracing. Defaults to 1.0.
@@ -107,6 +129,10 @@ class VAE(UnsupervisedModel):
             reported ``reconstruction`` and ``kl`` are then the means over the k draws
             of -log p(x | z_i) and log q(z_i | x) - log p(z_i) (a Monte Carlo KL), and
             ``loss`` <= ``reconstruction`` + beta ``kl`` (Jensen). Defaults to 1.
+        posterior_flow_steps: int >= 0, the number T of inverse autoregressive flow
+            steps of q(z|x) (see above); 0 keeps the diagonal Gaussian. Defaults to 0.
+        posterior_flow_units: tuple of int, the hidden widths of each step's MADE.
+            Defaults to (320, 320).
         seed: int or None, seeds the draws made by ``fit`` and ``evaluate`` (see
             above); None draws one from NumPy's global generator, and ``get_config``
             keeps it, so a reloaded model draws the same. Defaults to None.
@@ -130,7 +156,10 @@ class VAE(UnsupervisedModel):
         Rezende, Mohamed, Wierstra, "Stochastic Backpropagation and Approximate
         Inference in Deep Generative Models", ICML 2014.
         Burda, Grosse, Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016.
-        Tomczak, Welling, "VAE with a VampPrior", AISTATS 2018 (gated layers, warm-up).
+        Tomczak, Welling, "VAE with a VampPrior", AISTATS 2018 (gated layers, warm-up,
+        the VampPrior).
+        Kingma, Salimans, Jozefowicz, Chen, Sutskever, Welling, "Improved Variational
+        Inference with Inverse Autoregressive Flow", NeurIPS 2016.
     """
 
     loss_term_names = ("loss", "reconstruction", "kl")
@@ -151,6 +180,8 @@ class VAE(UnsupervisedModel):
         min_scale: float = 1e-4,
         seed: int | None = None,
         training_samples: int = 1,
+        posterior_flow_steps: int = 0,
+        posterior_flow_units=(320, 320),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -167,6 +198,12 @@ class VAE(UnsupervisedModel):
         self.activation = activation
         self.min_scale = _checks.check_number(min_scale, "min_scale", strict=True)
         self.training_samples = _checks.check_positive_int(training_samples, "training_samples")
+        self.posterior_flow_steps = _checks.check_positive_int(
+            posterior_flow_steps, "posterior_flow_steps", minimum=0)
+        self.posterior_flow_units = _checks.check_hidden_units(posterior_flow_units,
+                                                               "posterior_flow_units")
+        # The encoder's values per example: loc, raw scales, and the flow's context h(x).
+        self._posterior_values = (3 if self.posterior_flow_steps else 2) * self.latent_dim
         self.seed = _checks.resolve_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         # A TF variable read by the compiled steps, so that changing beta during training
@@ -176,16 +213,18 @@ class VAE(UnsupervisedModel):
 
         self._custom_networks = {"encoder": encoder is not None, "decoder": decoder is not None}
         self.encoder = builders.given_network(encoder, "encoder") if encoder is not None else (
-            builders.build_encoder(self.event_shape, 2 * self.latent_dim, self.hidden_units,
+            builders.build_encoder(self.event_shape, self._posterior_values, self.hidden_units,
                                    architecture, activation))
         self.decoder = builders.given_network(decoder, "decoder") if decoder is not None else (
             builders.build_decoder(self.latent_dim, self.event_shape, self.hidden_units,
                                    self.likelihood.params_per_value, architecture, activation))
         builders.check_output_shape(
-            self.encoder, self.event_shape, (2 * self.latent_dim,),
-            f"q(z|x) needs (2 * latent_dim,) = ({2 * self.latent_dim},) values per example: the "
-            "means, then the unconstrained scales; end the encoder with Dense(2 * latent_dim).",
-            self.compute_dtype)
+            self.encoder, self.event_shape, (self._posterior_values,),
+            f"q(z|x) needs ({self._posterior_values},) values per example: the means, then "
+            "the unconstrained scales" + (", then the flow's context h(x); end the encoder with "
+                                          "Dense(3 * latent_dim)" if self.posterior_flow_steps
+                                          else "; end the encoder with Dense(2 * latent_dim)")
+            + ".", self.compute_dtype)
         decoded = (*self.event_shape[:-1], self.event_shape[-1] * self.likelihood.params_per_value)
         builders.check_output_shape(
             self.decoder, (self.latent_dim,), decoded,
@@ -193,6 +232,13 @@ class VAE(UnsupervisedModel):
             f"{self.event_shape} needs {decoded}.")
         self._values_per_draw = estimators.decoder_values_per_draw(
             self.decoder, self.event_shape, self.likelihood.params_per_value)
+        self.posterior_flow = None
+        if self.posterior_flow_steps:
+            self.posterior_flow = InverseAutoregressiveFlow(
+                self.posterior_flow_steps, self.posterior_flow_units, dtype=self.dtype_policy,
+                name="posterior_flow")
+            self.posterior_flow.build((None, self.latent_dim), (None, self.latent_dim))
+        self.prior_layer = None
         self.prior = prior
         self.built = True
 
@@ -209,21 +255,44 @@ class VAE(UnsupervisedModel):
 
     @property
     def prior(self):
-        """p(z), a TFP distribution (settable): the standard normal when none was given."""
-        return self._prior
+        """p(z), a TFP distribution (settable): the standard normal when none was given;
+        for a learned prior, the distribution of its current weights."""
+        return self._prior_distribution()
 
     @prior.setter
     def prior(self, prior) -> None:
-        checked = (priors.standard_normal(self.latent_dim, self.compute_dtype)
-                   if prior is None else priors.check(prior, self.latent_dim))
-        self._prior, self._default_prior = checked, prior is None
-        self._analytic_kl = prior is None or priors.has_analytic_kl(checked, self.latent_dim)
+        learned = isinstance(prior, priors.LearnedPrior)
+        if (learned or self.prior_layer is not None) and getattr(
+                getattr(self, "optimizer", None), "built", False):
+            raise ValueError("a learned prior's weights are trained with the model: pass it "
+                             "to the constructor (tfae.VAE(..., prior=...)), not to a model "
+                             "whose optimizer has been built.")
+        if learned:
+            shape = prior.build_shape(self.latent_dim, self.event_shape)
+            if not prior.built:
+                prior.build(shape)
+            self.prior_layer, self._prior = prior, None
+            checked = priors.check(self._prior_distribution(), self.latent_dim)
+        else:
+            checked = (priors.standard_normal(self.latent_dim, self.compute_dtype)
+                       if prior is None else priors.check(prior, self.latent_dim))
+            self.prior_layer, self._prior = None, checked
+        self._default_prior = prior is None
+        self._analytic_kl = (self.prior_layer is None and self.posterior_flow is None and (
+            prior is None or priors.has_analytic_kl(checked, self.latent_dim)))
         # The estimates compile their loop for this prior; Keras' steps are traced again.
         self._latent_model = estimators.LatentVariableModel(
             self._posterior_parameters,
             functools.partial(estimators.decoder_log_likelihood, self.decoder, self.likelihood),
-            self._prior, self._values_per_draw)
+            self._prior if self.prior_layer is None else self._prior_distribution,
+            self._values_per_draw, flow=self.posterior_flow)
         self.train_function = self.test_function = None
+
+    def _prior_distribution(self, training=False):
+        """p(z): the fixed distribution, or the learned prior's from its current weights."""
+        if self.prior_layer is None:
+            return self._prior
+        return self.prior_layer.distribution(self._posterior_parameters, training)
 
     @property
     def kl_method(self) -> str:
@@ -233,19 +302,57 @@ class VAE(UnsupervisedModel):
     # ------------------------------------------------------------------ the distributions
 
     def _posterior_parameters(self, x, training=False):
-        """(loc, scale) of q(z|x), each (batch, latent_dim)."""
-        loc, raw_scale = tf.split(self.encoder(x, training=training), 2, axis=-1)
-        return loc, tf.math.softplus(raw_scale) + tf.cast(self.min_scale, raw_scale.dtype)
+        """(loc, scale) of q(z|x) (of z_0 with a flow, then the context h), each
+        (batch, latent_dim)."""
+        values = tf.split(self.encoder(x, training=training), self._posterior_values
+                          // self.latent_dim, axis=-1)
+        scale = tf.math.softplus(values[1]) + tf.cast(self.min_scale, values[1].dtype)
+        return (values[0], scale, *values[2:])
+
+    def _center(self, parameters):
+        """The posterior's center: z at eps = 0, loc(x) or, with a flow, f(loc(x))."""
+        if self.posterior_flow is None:
+            return parameters[0]
+        return self.posterior_flow(parameters[0], parameters[2])[0]
 
     def posterior_parameters(self, x):
-        """Returns the mean and the standard deviations of q(z|x), each (batch, latent_dim)."""
+        """Returns the mean and the standard deviations of q(z|x), each (batch, latent_dim)
+        (with a posterior flow, those of the Gaussian z_0 before the flow)."""
         return self._posterior_parameters(
-            self._traced_input(self._checked_if_array(x, "x", scored=False)))
+            self._traced_input(self._checked_if_array(x, "x", scored=False)))[:2]
 
     def encode(self, x):
-        """Returns q(z|x) as a ``tfd.MultivariateNormalDiag`` with batch shape (batch,)."""
+        """Returns q(z|x) as a ``tfd.MultivariateNormalDiag`` with batch shape (batch,).
+
+        Raises:
+            ValueError: the model has a posterior flow (use ``posterior_sample``).
+        """
+        if self.posterior_flow is not None:
+            raise ValueError("with posterior_flow_steps > 0, q(z|x) is not a Gaussian TFP "
+                             "distribution; draw z with its log q(z|x) by "
+                             "vae.posterior_sample(x, num_samples, seed).")
         loc, scale = self.posterior_parameters(x)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+
+    def posterior_sample(self, x, num_samples: int = 1, seed: int | None = None):
+        """Draws z ~ q(z|x) (through the flow, if any) with log q(z|x) of each draw.
+
+        Args:
+            x: array of examples (batch, *input_shape).
+            num_samples: int >= 1, draws per example. Defaults to 1.
+            seed: int or None, the same seed gives the same draws. Defaults to None.
+
+        Returns:
+            ``(z, log_q)``: tensors (num_samples, batch, latent_dim) and
+            (num_samples, batch).
+        """
+        num_samples = _checks.check_positive_int(num_samples, "num_samples")
+        parameters = self._posterior_parameters(
+            tf.convert_to_tensor(self.check_inputs(x), self.compute_dtype))
+        eps = tf.random.stateless_normal(
+            [num_samples, *parameters[0].shape], [_checks.resolve_seed(seed), 1],
+            dtype=parameters[0].dtype)
+        return self._latent_model.draw(parameters, eps)
 
     def decode(self, z):
         """Returns p(x|z) as a TFP distribution with one event per example.
@@ -264,12 +371,13 @@ class VAE(UnsupervisedModel):
 
     def reconstruct(self, x):
         """Returns the mean of p(x | z) at the posterior mean z = E[z | x], with x's shape."""
-        loc, _ = self.posterior_parameters(x)
-        return self.likelihood.distribution(self.decoder(loc)).mean()
+        z = self._center(self._posterior_parameters(
+            self._traced_input(self._checked_if_array(x, "x", scored=False))))
+        return self.likelihood.distribution(self.decoder(z)).mean()
 
     def _output(self, x, training=False):
-        loc, _ = self._posterior_parameters(x, training)
-        return self.likelihood.distribution(self.decoder(loc, training=training)).mean()
+        z = self._center(self._posterior_parameters(x, training))
+        return self.likelihood.distribution(self.decoder(z, training=training)).mean()
 
     @property
     def likelihood_symbol(self) -> str:
@@ -283,36 +391,37 @@ class VAE(UnsupervisedModel):
         return priors.analytic_kl(loc, scale, self._prior)
 
     def loss_terms(self, x, training=False):
-        loc, scale = self._posterior_parameters(x, training)
+        parameters = self._posterior_parameters(x, training)
+        loc = parameters[0]
         seed = (self.training_seed(self.seed_generator) if training
                 else self.evaluation_seed(self.seed_generator))
         if self.training_samples > 1:
-            return self._importance_weighted_terms(x, loc, scale, seed, training)
+            return self._importance_weighted_terms(x, parameters, seed, training)
         # The same eps for an example whatever the tf.distribute replicas.
         eps = on_global_rows(
             lambda rows: tf.random.stateless_normal(tf.shape(rows), seed, dtype=loc.dtype), loc)
-        z = loc + scale * eps
+        z, log_q = self._latent_model.draw(parameters, eps)
         reconstruction = -estimators.decoder_log_likelihood(
             self.decoder, self.likelihood, x, z[None], training)[0]
         if self.kl_method == "analytic":
-            kl = self._analytic_kl_term(loc, scale)
+            kl = self._analytic_kl_term(*parameters[:2])
         else:
-            kl = estimators.posterior_log_prob(eps, scale) - priors.log_prob(self._prior, z)
+            kl = log_q - priors.log_prob(self._prior_distribution(training), z)
         beta = tf.cast(self._beta, reconstruction.dtype)
         return {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
 
-    def _importance_weighted_terms(self, x, loc, scale, seed, training):
+    def _importance_weighted_terms(self, x, parameters, seed, training):
         """The IWAE terms of ``loss_terms`` for k = ``training_samples`` draws."""
-        k = self.training_samples
+        k, loc = self.training_samples, parameters[0]
         # (k, batch, latent_dim); an example's k draws whatever the tf.distribute replicas.
         eps = tf.transpose(on_global_rows(
             lambda rows: tf.random.stateless_normal(
                 tf.stack([tf.shape(rows)[0], k, tf.shape(rows)[1]]), seed, dtype=loc.dtype),
             loc), [1, 0, 2])
-        z = loc + scale * eps
+        z, log_q = self._latent_model.draw(parameters, eps)
         log_px = estimators.decoder_log_likelihood(self.decoder, self.likelihood, x, z,
                                                    training)
-        kl = estimators.posterior_log_prob(eps, scale) - priors.log_prob(self._prior, z)
+        kl = log_q - priors.log_prob(self._prior_distribution(training), z)
         beta = tf.cast(self._beta, log_px.dtype)
         bound = (tf.reduce_logsumexp(log_px - beta * kl, axis=0)
                  - tf.math.log(tf.cast(k, log_px.dtype)))
@@ -376,13 +485,13 @@ class VAE(UnsupervisedModel):
         method = self.kl_method if method is None else method
         if method not in KL_METHODS:
             raise ValueError(f"Unknown method {method!r}; choose one of {KL_METHODS}.")
-        loc, scale = self.posterior_parameters(x)
         if method == "analytic":
             if not self._analytic_kl:
-                raise ValueError(f"TFP has no closed-form KL between q(z|x) and the prior "
-                                 f"{type(self._prior).__name__}; use method='monte_carlo'.")
-            return self._analytic_kl_term(loc, scale)
-        return estimators.monte_carlo_kl(loc, scale, self._prior, num_samples, seed)
+                raise ValueError("TFP has no closed-form KL between this q(z|x) and the prior "
+                                 f"{type(self.prior).__name__}; use method='monte_carlo'.")
+            return self._analytic_kl_term(*self.posterior_parameters(x))
+        z, log_q = self.posterior_sample(x, num_samples, seed)
+        return tf.reduce_mean(log_q - priors.log_prob(self.prior, z), axis=0)
 
     # ------------------------------------------------------------------ generating
 
@@ -401,7 +510,7 @@ class VAE(UnsupervisedModel):
         n = _checks.check_positive_int(n, "n")
         return_means = _checks.check_bool(return_means, "return_means")
         seed = _checks.resolve_seed(seed)
-        z = tf.cast(self._prior.sample(n, seed=tf.constant([seed, 0], tf.int32)),
+        z = tf.cast(self.prior.sample(n, seed=tf.constant([seed, 0], tf.int32)),
                     self.compute_dtype)
         p_x_given_z = self.decode(z)
         if return_means:
@@ -433,6 +542,8 @@ class VAE(UnsupervisedModel):
         return super().save(filepath, *args, **kwargs)
 
     def _prior_config(self):
+        if self.prior_layer is not None:
+            return keras.saving.serialize_keras_object(self.prior_layer)
         return None if self._default_prior else priors.serialize(self._prior)
 
     def get_config(self):
@@ -454,12 +565,17 @@ class VAE(UnsupervisedModel):
             min_scale=self.min_scale,
             seed=self.seed,
             training_samples=self.training_samples,
+            posterior_flow_steps=self.posterior_flow_steps,
+            posterior_flow_units=list(self.posterior_flow_units),
         )
         return config
 
     @classmethod
     def from_config(cls, config):
         prior = config.get("prior")
-        return super().from_config(
-            {**config, "prior": None if prior is None else priors.deserialize(prior)})
+        if isinstance(prior, dict) and "class_name" in prior:  # a learned prior
+            prior = keras.saving.deserialize_keras_object(prior)
+        elif prior is not None:
+            prior = priors.deserialize(prior)
+        return super().from_config({**config, "prior": prior})
 

@@ -1,4 +1,4 @@
-"""Priors p(z) of the VAE: the standard normal, checks, and their description in a config.
+"""Fixed priors p(z) of the VAE: the standard normal, checks, and their description in a config.
 
 A ``tfae.VAE`` saves its prior in its config, so that a ``.keras`` file holds the
 whole model. ``serialize`` describes a prior as JSON-ready values: the class name
