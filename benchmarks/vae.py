@@ -133,6 +133,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--activation", default="relu",
                         help="activation of the hidden layers, e.g. relu or tanh (default: relu)")
     add_ema_argument(parser)
+    parser.add_argument("--prior", default="standard", choices=("standard", "mixture", "vamp"),
+                        help="p(z): the standard normal, a learned mixture of Gaussians "
+                             "(tfae.priors.MixturePrior) or the VampPrior (default: standard)")
+    parser.add_argument("--prior-components", type=int, default=500,
+                        help="components K of a learned prior; the VampPrior's pseudo-inputs "
+                             "start at K training images (default: 500)")
+    parser.add_argument("--flow-steps", type=int, default=0,
+                        help="inverse autoregressive flow steps of q(z|x) (default: 0)")
+    parser.add_argument("--flow-units", type=_numbers(int), default=(320, 320),
+                        help="hidden widths of each flow step's MADE (default: 320,320)")
+    parser.add_argument("--training-samples", type=int, default=1,
+                        help="draws k of z per image in training: k > 1 trains on the "
+                             "importance-weighted bound (IWAE), and the validation score is "
+                             "that bound with k draws instead of the ELBO (default: 1)")
     parser.add_argument("--batch-size", type=int, default=100,
                         help="examples per step (default: %(default)s)")
     parser.add_argument("--test-samples", type=int, default=None,
@@ -176,11 +190,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"--data {args.data} is not a file; pass the path of binarized_mnist.npz "
                      "(see ../shared/data/README.md).")
     for flag in ("pilot_epochs", "max_epochs", "patience", "lr_patience", "batch_size",
-                 "test_samples", "conv_test_samples", "budget_minutes"):
+                 "test_samples", "conv_test_samples", "budget_minutes", "prior_components",
+                 "training_samples"):
         if getattr(args, flag) <= 0:
             parser.error(f"--{flag.replace('_', '-')} must be positive.")
-    if args.warmup_epochs < 0:
-        parser.error("--warmup-epochs must be >= 0.")
+    if args.warmup_epochs < 0 or args.flow_steps < 0:
+        parser.error("--warmup-epochs and --flow-steps must be >= 0.")
     return args
 
 
@@ -202,6 +217,15 @@ def valid_elbo(model: tfae.VAE, x: np.ndarray, seed: int, num_samples: int = 1) 
     """Mean ELBO over ``x`` in nats, with fixed draws (comparable from epoch to epoch)."""
     return float(np.mean(model.elbo(x, num_samples=num_samples, seed=seed, batch_size=500)
                          .numpy().astype(np.float64)))
+
+
+def valid_score(model: tfae.VAE, x: np.ndarray, seed: int) -> float:
+    """The bound a model trains on, averaged over ``x`` with fixed draws: the ELBO, or the
+    importance-weighted bound with the model's ``training_samples`` draws."""
+    if model.training_samples == 1:
+        return valid_elbo(model, x, seed)
+    return float(np.mean(model.log_prob(x, num_samples=model.training_samples, seed=seed,
+                                        batch_size=500).numpy().astype(np.float64)))
 
 
 class Validation(keras.callbacks.Callback):
@@ -236,7 +260,7 @@ class Validation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self.start
         with averaged_weights(self.model):
-            elbo = valid_elbo(self.model, self.x_valid, self.seed)
+            elbo = valid_score(self.model, self.x_valid, self.seed)
             improved = elbo > self.best + 1e-3
             if improved:
                 self.best_weights = self.model.get_weights()
@@ -268,12 +292,20 @@ class Validation(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
-def build(architecture: str, hidden_units, latent_dim: int, seed: int,
-          activation: str = "relu") -> tfae.VAE:
+def build(args, architecture: str, hidden_units, latent_dim: int, x_train) -> tfae.VAE:
     shape = (784,) if architecture == "dense" else (28, 28, 1)
-    return tfae.VAE(shape, latent_dim=latent_dim, hidden_units=hidden_units,
-                    architecture=architecture, likelihood="bernoulli", activation=activation,
-                    seed=seed)
+    prior = {"standard": lambda: None,
+             "mixture": lambda: tfae.priors.MixturePrior(args.prior_components, seed=args.seed),
+             "vamp": lambda: tfae.priors.VampPrior(args.prior_components, seed=args.seed),
+             }[args.prior]()
+    model = tfae.VAE(shape, latent_dim=latent_dim, hidden_units=hidden_units,
+                     architecture=architecture, likelihood="bernoulli",
+                     activation=args.activation, seed=args.seed, prior=prior,
+                     training_samples=args.training_samples,
+                     posterior_flow_steps=args.flow_steps, posterior_flow_units=args.flow_units)
+    if args.prior == "vamp":
+        prior.adapt(x_train)  # the pseudo-inputs start at K training images
+    return model
 
 
 def _inputs(architecture: str, x: np.ndarray) -> np.ndarray:
@@ -283,7 +315,8 @@ def _inputs(architecture: str, x: np.ndarray) -> np.ndarray:
 def train(args, architecture: str, hidden_units, latent_dim: int, learning_rate: float,
           data: dict, epochs: int, budget_s: float, warmup_epochs: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
-    model = build(architecture, hidden_units, latent_dim, args.seed, args.activation)
+    model = build(args, architecture, hidden_units, latent_dim,
+                  _inputs(architecture, data["train"]))
     model.compile(optimizer=adam(learning_rate, args.ema), jit_compile=args.jit)
     validation = Validation(_inputs(architecture, data["valid"]), args.seed, warmup_epochs,
                             args.patience, args.lr_patience, budget_s, verbose)
@@ -376,8 +409,9 @@ def main(argv=None) -> int:
         print(f"data: {args.data} " + ", ".join(f"{k} {v.shape}" for k, v in data.items()),
               flush=True)
         runs = [run_architecture(args, architecture, data) for architecture in args.architectures]
-    print("\n## Variational autoencoder on binarized MNIST (fixed binarization), Bernoulli "
-          "decoder, standard normal prior; nats per image\n")
+    print(f"\n## Variational autoencoder on binarized MNIST (fixed binarization), Bernoulli "
+          f"decoder, {args.prior} prior, {args.flow_steps} flow steps, k = "
+          f"{args.training_samples} in training; nats per image\n")
     print_table(runs, ["architecture", "latent_dim", "parameters", "learning_rate",
                        "epochs_run", "best_epoch", "stop_reason", ("s_per_epoch", ".1f"),
                        ("train_s", ".0f"), ("test_elbo", ".2f"), ("test_nll_iw", ".2f"),
