@@ -205,3 +205,25 @@ def test_a_custom_encoder_must_give_the_flow_its_context():
                                 keras.layers.Dense(6)])
     with pytest.raises(ValueError, match="context"):
         tfae.VAE(input_shape=(8, 8, 1), latent_dim=3, encoder=encoder, posterior_flow_steps=1)
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_the_command_line_trains_a_vamp_prior_with_a_flow(tmp_path, capsys):
+    from tfae.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "vae", "--epochs", "1", "--latent-dim", "3", "--hidden-units", "16",
+                 "--prior", "vamp", "--prior-components", "7", "--posterior-flow-steps", "1",
+                 "--posterior-flow-units", "8", "--out", str(out)]) == 0
+    loaded = keras.models.load_model(out / "model.keras")
+    assert isinstance(loaded.prior_layer, priors.VampPrior)
+    assert loaded.prior_layer.num_pseudo_inputs == 7 and loaded.posterior_flow_steps == 1
+    # The pseudo-inputs started at training examples and moved with training.
+    assert not np.isin(loaded.prior_layer.pseudo_inputs.numpy(), [0.0, 1.0]).all()
+    capsys.readouterr()
+    assert main(["train", "vae", "--prior-components", "3", "--out",
+                 str(tmp_path / "other")]) == 2
+    assert "--prior-components applies to --prior mixture" in capsys.readouterr().err
+    assert not (tmp_path / "other").exists()

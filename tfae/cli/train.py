@@ -216,6 +216,39 @@ def _vae_options(group, defaults: dict) -> None:
     _model_option(group, "--training-samples", "training_samples", defaults,
                   "draws of z per example in the loss: 1 trains on -ELBO, k > 1 on the "
                   "importance-weighted bound (IWAE)", type=positive("training_samples"))
+    group.add_argument("--prior", choices=VAE_PRIORS, default="standard",
+                       help="p(z): the standard normal, a mixture of Gaussians trained with "
+                            "the model (tfae.priors.MixturePrior) or the VampPrior, the "
+                            "posterior averaged over learned pseudo-inputs that start at "
+                            "training examples (default: standard)")
+    group.add_argument("--prior-components", type=positive("prior_components"), default=None,
+                       metavar="K", help="components of --prior mixture or pseudo-inputs of "
+                                         f"--prior vamp (default: {PRIOR_COMPONENTS})")
+    _model_option(group, "--posterior-flow-steps", "posterior_flow_steps", defaults,
+                  "inverse autoregressive flow steps of q(z|x), each a MADE",
+                  type=positive("posterior_flow_steps", minimum=0))
+    _model_option(group, "--posterior-flow-units", "posterior_flow_units", defaults,
+                  "comma-separated hidden widths of each flow step's MADE",
+                  type=hidden_units_option(
+                      lambda units: _checks.check_hidden_units(units, "posterior_flow_units")))
+
+
+#: --prior's choices, and its default number of components.
+VAE_PRIORS = ("standard", "mixture", "vamp")
+PRIOR_COMPONENTS = 100
+
+
+def _vae_args(args, model_args: dict) -> dict:
+    """The prior as the config a VAE takes (JSON, kept in run.json), seeded by --seed."""
+    if args.prior == "standard":
+        if args.prior_components is not None:
+            raise UsageError("--prior-components applies to --prior mixture or --prior vamp; "
+                             "leave it out with the standard normal prior.")
+        return model_args
+    name, count = {"mixture": ("MixturePrior", "num_components"),
+                   "vamp": ("VampPrior", "num_pseudo_inputs")}[args.prior]
+    config = {count: args.prior_components or PRIOR_COMPONENTS, "seed": args.seed}
+    return {**model_args, "prior": {"class_name": name, "config": config}}
 
 
 def _mixture_options(group, defaults: dict) -> None:
@@ -238,7 +271,7 @@ MODEL_OPTIONS = {
     "ae": (_autoencoder_options, None),
     "dae": (_denoising_options, _denoising_args),
     "made": (_made_options, _made_args),
-    "vae": (_vae_options, None),
+    "vae": (_vae_options, _vae_args),
     "gmm": (_mixture_options, None),
 }
 

@@ -5,9 +5,10 @@
 - ``"decoder"``: ``decode(h) -> {"mean": E[x | h], "params": g(h)}``, the mean of
   p(x | h) (an image) and the raw decoder outputs (logits, or loc and scale), so
   that an app can draw or sample without TFP. A VAE's decoder is its generative
-  model: feed it z ~ N(0, I).
+  model: feed it z ~ p(z), N(0, I) for the standard normal prior (with another prior,
+  such as a learned one, draw z from ``model.prior`` instead).
 - ``"autoencoder"``: ``reconstruct(x) -> {"mean": g(f(x))}`` (for a VAE, the mean of
-  p(x | z) at z = E[z | x]).
+  p(x | z) at z = E[z | x], or with a posterior flow at the posterior's center).
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def endpoint(model, part: str) -> Endpoint:
         return Endpoint(part, SIGNATURES[part], tf.function(decode),
                         (float_spec("h", (model.latent_dim,)),), _code_probe(model),
                         lambda inputs: as_numpy(reference(inputs)), noise={"h": "normal"})
+    if part == "encoder" and getattr(model, "posterior_flow", None) is not None:
+        raise ValueError(
+            "this VAE's q(z|x) has a posterior flow: it is no Gaussian N(h, diag scale^2) "
+            "that an encoder file could return; export the 'autoencoder' (reconstructions "
+            "at the posterior's center) or the 'decoder'.")
     if part == "encoder" and is_vae:  # q(z | x) = N(h, diag(scale^2))
         def encode(x):
             loc, scale = model.posterior_parameters(x)

@@ -109,8 +109,10 @@ class VAE(UnsupervisedModel):
             (``latent_dim``,), such as a ``tfd.MixtureSameFamily`` or
             ``tfae.GaussianMixture(...).fit(z).distribution`` (any float dtype: z is
             cast to it), a learned prior (``tfae.priors.MixturePrior(K)``,
-            ``tfae.priors.VampPrior(K)``; the VAE builds it), or None for the standard
-            normal N(0, I). Defaults to None.
+            ``tfae.priors.VampPrior(K)``; the VAE builds it), the dict that
+            ``get_config`` writes for either kind (e.g. ``{"class_name": "VampPrior",
+            "config": {"num_pseudo_inputs": 500}}``), or None for the standard normal
+            N(0, I). Defaults to None.
         beta: float >= 0, the weight of the KL term (beta-VAE); 1 trains on -ELBO.
             It can be changed during training (``model.beta = 0.5``, e.g. from a
             KL warm-up callback) without retracing. Defaults to 1.0.
@@ -261,6 +263,8 @@ class VAE(UnsupervisedModel):
 
     @prior.setter
     def prior(self, prior) -> None:
+        if isinstance(prior, dict):
+            prior = priors.from_config(prior)
         learned = isinstance(prior, priors.LearnedPrior)
         if (learned or self.prior_layer is not None) and getattr(
                 getattr(self, "optimizer", None), "built", False):
@@ -573,9 +577,6 @@ class VAE(UnsupervisedModel):
     @classmethod
     def from_config(cls, config):
         prior = config.get("prior")
-        if isinstance(prior, dict) and "class_name" in prior:  # a learned prior
-            prior = keras.saving.deserialize_keras_object(prior)
-        elif prior is not None:
-            prior = priors.deserialize(prior)
-        return super().from_config({**config, "prior": prior})
+        return super().from_config(
+            {**config, "prior": None if prior is None else priors.from_config(prior)})
 

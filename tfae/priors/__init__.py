@@ -9,6 +9,8 @@
   the model; a VAE with one uses the Monte Carlo KL.
 """
 
+import keras
+
 from tfae.priors.distributions import (
     DISTRIBUTIONS,
     LINEAR_OPERATORS,
@@ -25,8 +27,32 @@ from tfae.priors.learned import LearnedPrior, diagonal_mixture
 from tfae.priors.mixture_prior import MixturePrior
 from tfae.priors.vamp_prior import VampPrior
 
+
+def from_config(config: dict):
+    """Builds a prior from a config written by a VAE's ``get_config``: a learned prior
+    (a Keras-serialized ``MixturePrior`` or ``VampPrior``, ``{"class_name": ...,
+    "config": {...}}``) or a fixed distribution (``serialize``'s dict).
+
+    Raises:
+        ValueError: the config describes neither.
+    """
+    if isinstance(config, dict) and "class_name" in config:
+        if config["class_name"] in LEARNED and "module" not in config:  # written by hand
+            return LEARNED[config["class_name"]].from_config(dict(config.get("config", {})))
+        prior = keras.saving.deserialize_keras_object(config)
+        if not isinstance(prior, LearnedPrior):
+            raise ValueError(f"a learned prior config describes a tfae.priors.LearnedPrior "
+                             f"such as {sorted(LEARNED)}, got {type(prior).__name__}.")
+        return prior
+    return deserialize(config)
+
+
+#: The learned priors, by class name.
+LEARNED = {cls.__name__: cls for cls in (MixturePrior, VampPrior)}
+
 __all__ = [
     "DISTRIBUTIONS",
+    "LEARNED",
     "LINEAR_OPERATORS",
     "LearnedPrior",
     "MixturePrior",
@@ -34,6 +60,7 @@ __all__ = [
     "analytic_kl",
     "check",
     "deserialize",
+    "from_config",
     "diagonal_mixture",
     "has_analytic_kl",
     "log_prob",

@@ -318,6 +318,13 @@ class VAESpec(KerasSpec):
     def run_score_options(self, config) -> dict:
         return {"importance_samples": config.importance_samples}
 
+    def fit(self, model, config, splits: dict, checkpoint=None) -> dict:
+        """Trains as every Keras model does; a VampPrior's pseudo-inputs start at
+        training examples (``VampPrior.adapt``)."""
+        if isinstance(model.prior_layer, tfae.priors.VampPrior):
+            model.prior_layer.adapt(splits["train"])
+        return super().fit(model, config, splits, checkpoint)
+
     def score(self, model, x, x_train, seed: int = 0, batch_size: int = EVALUATION_BATCH_SIZE,
               importance_samples: int = 100) -> dict:
         """The ELBO's terms, the ELBO and the importance-weighted -log p(x) (k =
