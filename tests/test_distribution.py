@@ -45,6 +45,10 @@ _SCRIPT = textwrap.dedent('''
             return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0)
         if kind == "vae_iwae":  # its k draws of z: an example's own
             return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0, training_samples=3)
+        if kind == "vae_vamp_flow":  # the prior's weights, the flow's and the k draws
+            return tfae.VAE((16,), latent_dim=3, hidden_units=(8,), seed=0, training_samples=2,
+                            prior=tfae.priors.VampPrior(5, seed=0), posterior_flow_steps=1,
+                            posterior_flow_units=(6,))
         return tfae.MADE(16, hidden_units=(12,), num_masks=3, ordering="random", seed=0,
                          kernel_regularizer=keras.regularizers.L2(1e-3))
 
@@ -65,7 +69,7 @@ _SCRIPT = textwrap.dedent('''
     results = {}
     for kind, weighted in [("ae", False), ("ae", True), ("made", False), ("made_masks", True),
                            ("dae", False), ("dae_walkback", False), ("made_dropout", False),
-                           ("vae", True), ("vae_iwae", False)]:
+                           ("vae", True), ("vae_iwae", False), ("vae_vamp_flow", True)]:
         (one, one_loss), (two, two_loss) = (train(strategy, kind, weighted)
                                             for strategy in (device, mirrored))
         results[f"{kind}{'-weighted' if weighted else ''}"] = max(
@@ -110,7 +114,8 @@ def mirrored_results():
 
 @pytest.mark.parametrize("case", ["ae", "ae-weighted", "made", "made_masks-weighted",
                                   "dae", "dae_walkback", "made_dropout", "vae-weighted",
-                                  "vae_iwae", "ae-stream", "ae-poisoned-stream"])
+                                  "vae_iwae", "vae_vamp_flow-weighted", "ae-stream",
+                                  "ae-poisoned-stream"])
 def test_two_replicas_train_the_weights_of_one_device(mirrored_results, case):
     # Before: each replica averaged its own half batch and the replicas' gradients were
     # summed, so SGD took steps 2x too large (0.1 apart after one epoch).
@@ -123,7 +128,7 @@ def test_a_bad_batch_on_one_replica_stops_every_replica_before_its_update(mirror
     assert mirrored_results["ae-poisoned-stream-errors"] == ["ValueError", "ValueError"]
 
 
-@pytest.mark.parametrize("case", ["ae", "dae_walkback", "vae-weighted"])
+@pytest.mark.parametrize("case", ["ae", "dae_walkback", "vae-weighted", "vae_vamp_flow-weighted"])
 def test_two_replicas_evaluate_the_loss_of_one_device(mirrored_results, case):
     # The VAE's and the DAE's evaluation draws (z, the corruption) are an example's own.
     assert mirrored_results[f"{case}-evaluate"] < 1e-4

@@ -260,7 +260,8 @@ def latent_manifold(model, num_per_side: int = 15, path=None, quantile_range=(0.
 
 
 def latent_scatter(model, x, labels=None, path=None, dims=(0, 1), ax=None):
-    """Draws the posterior means E[z | x] of ``x`` as points, coloured by label.
+    """Draws the posterior means E[z | x] of ``x`` as points, coloured by label (for a
+    VAE with a posterior flow, the posterior's centers, ``VAE.posterior_center``).
 
     Args:
         model: a ``tfae.VAE`` (or any model whose ``encode(x)`` returns a
@@ -296,7 +297,9 @@ def latent_scatter(model, x, labels=None, path=None, dims=(0, 1), ax=None):
             for d in dims):
         raise ValueError(f"dims must be two different coordinates in [0, {latent_dim}), got "
                          f"{dims}.")
-    means = np.asarray(model.encode(x).mean())
+    flow = getattr(model, "posterior_flow", None) is not None
+    # With a posterior flow, q(z|x) is no Gaussian: its center f(mu(x)) stands in.
+    means = np.asarray(model.posterior_center(x) if flow else model.encode(x).mean())
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(means),):
@@ -314,8 +317,9 @@ def latent_scatter(model, x, labels=None, path=None, dims=(0, 1), ax=None):
             axis.scatter(means[chosen, dims[0]], means[chosen, dims[1]], s=4, alpha=0.6,
                          color=f"C{index % 10}", label=str(value))
         axis.legend(markerscale=3, fontsize=8, loc="best")
-    axis.set_xlabel(f"E[z_{dims[0] + 1} | x]")
-    axis.set_ylabel(f"E[z_{dims[1] + 1} | x]")
+    name = "center of q(z_{} | x)" if flow else "E[z_{} | x]"
+    axis.set_xlabel(name.format(dims[0] + 1))
+    axis.set_ylabel(name.format(dims[1] + 1))
     return _finish(axis, created, path)
 
 

@@ -319,6 +319,12 @@ class VAE(UnsupervisedModel):
             return parameters[0]
         return self.posterior_flow(parameters[0], parameters[2])[0]
 
+    def posterior_center(self, x):
+        """Returns the center of q(z|x), z at eps = 0, shape (batch, latent_dim): the mean
+        mu(x) without a flow, f(mu(x)) with one (what ``reconstruct`` decodes)."""
+        return self._center(self._posterior_parameters(
+            self._traced_input(self._checked_if_array(x, "x", scored=False))))
+
     def posterior_parameters(self, x):
         """Returns the mean and the standard deviations of q(z|x), each (batch, latent_dim)
         (with a posterior flow, those of the Gaussian z_0 before the flow)."""
@@ -375,9 +381,7 @@ class VAE(UnsupervisedModel):
 
     def reconstruct(self, x):
         """Returns the mean of p(x | z) at the posterior mean z = E[z | x], with x's shape."""
-        z = self._center(self._posterior_parameters(
-            self._traced_input(self._checked_if_array(x, "x", scored=False))))
-        return self.likelihood.distribution(self.decoder(z)).mean()
+        return self.likelihood.distribution(self.decoder(self.posterior_center(x))).mean()
 
     def _output(self, x, training=False):
         z = self._center(self._posterior_parameters(x, training))
@@ -396,28 +400,10 @@ class VAE(UnsupervisedModel):
 
     def loss_terms(self, x, training=False):
         parameters = self._posterior_parameters(x, training)
-        loc = parameters[0]
+        k, loc = self.training_samples, parameters[0]
         seed = (self.training_seed(self.seed_generator) if training
                 else self.evaluation_seed(self.seed_generator))
-        if self.training_samples > 1:
-            return self._importance_weighted_terms(x, parameters, seed, training)
-        # The same eps for an example whatever the tf.distribute replicas.
-        eps = on_global_rows(
-            lambda rows: tf.random.stateless_normal(tf.shape(rows), seed, dtype=loc.dtype), loc)
-        z, log_q = self._latent_model.draw(parameters, eps)
-        reconstruction = -estimators.decoder_log_likelihood(
-            self.decoder, self.likelihood, x, z[None], training)[0]
-        if self.kl_method == "analytic":
-            kl = self._analytic_kl_term(*parameters[:2])
-        else:
-            kl = log_q - priors.log_prob(self._prior_distribution(training), z)
-        beta = tf.cast(self._beta, reconstruction.dtype)
-        return {"loss": reconstruction + beta * kl, "reconstruction": reconstruction, "kl": kl}
-
-    def _importance_weighted_terms(self, x, parameters, seed, training):
-        """The IWAE terms of ``loss_terms`` for k = ``training_samples`` draws."""
-        k, loc = self.training_samples, parameters[0]
-        # (k, batch, latent_dim); an example's k draws whatever the tf.distribute replicas.
+        # eps (k, batch, latent_dim): an example's draws whatever the tf.distribute replicas.
         eps = tf.transpose(on_global_rows(
             lambda rows: tf.random.stateless_normal(
                 tf.stack([tf.shape(rows)[0], k, tf.shape(rows)[1]]), seed, dtype=loc.dtype),
@@ -425,8 +411,12 @@ class VAE(UnsupervisedModel):
         z, log_q = self._latent_model.draw(parameters, eps)
         log_px = estimators.decoder_log_likelihood(self.decoder, self.likelihood, x, z,
                                                    training)
-        kl = log_q - priors.log_prob(self._prior_distribution(training), z)
+        if self.kl_method == "analytic" and k == 1:
+            kl = self._analytic_kl_term(*parameters[:2])[None]
+        else:  # log q(z_i|x) - log p(z_i) at each draw
+            kl = log_q - priors.log_prob(self._prior_distribution(training), z)
         beta = tf.cast(self._beta, log_px.dtype)
+        # k = 1: -log p(x|z) + beta kl; k > 1: -log (1/k) sum_i w_i (IWAE).
         bound = (tf.reduce_logsumexp(log_px - beta * kl, axis=0)
                  - tf.math.log(tf.cast(k, log_px.dtype)))
         return {"loss": -bound, "reconstruction": -tf.reduce_mean(log_px, axis=0),
