@@ -267,7 +267,14 @@ _BY_NAME = dict(zip(CORRUPTIONS, (SaltAndPepper, MaskingNoise, GaussianNoise), s
 def get(identifier) -> Corruption:
     """Returns a corruption layer from a layer, a Keras config dict, or ``(name, level)``.
 
-    Example: ``get(("salt_and_pepper", 0.2))``, ``get(SaltAndPepper(0.2))``.
+    Examples:
+        >>> get(("salt_and_pepper", 0.2)).get_config()["rate"]
+        0.2
+        >>> layer = SaltAndPepper(0.2)
+        >>> get(layer) is layer
+        True
+        >>> type(get(keras.saving.serialize_keras_object(MaskingNoise(0.5)))).__name__
+        'MaskingNoise'
     """
     if isinstance(identifier, Corruption):
         return identifier
