@@ -94,7 +94,9 @@ class VampPrior(LearnedPrior):
         _checks.check_finite(x, "x")
         if len(x) < self.num_pseudo_inputs:
             raise ValueError(f"x has {len(x)} examples, fewer than num_pseudo_inputs="
-                             f"{self.num_pseudo_inputs}; pass at least that many.")
+                             f"{self.num_pseudo_inputs}: each pseudo-input starts at its own "
+                             "example; pass more examples or use fewer pseudo-inputs (on the "
+                             "command line, --prior-components).")
         rows = np.random.default_rng(self.seed).choice(len(x), self.num_pseudo_inputs,
                                                        replace=False)
         self.pseudo_inputs.assign(x[np.sort(rows)].astype(self.pseudo_inputs.dtype))
