@@ -108,10 +108,16 @@ def test_vamp_prior_adapt_picks_examples_and_refuses_bad_input(binary_digits):
         prior.adapt(np.zeros((10, 64), "float32"))
 
 
-def test_a_learned_prior_is_refused_after_training(binary_digits):
+def test_a_learned_prior_is_refused_after_training_and_never_swapped(binary_digits):
     model = _trained(_vae(), binary_digits[0][:64], epochs=1)
     with pytest.raises(ValueError, match="pass it to the constructor"):
         model.prior = priors.MixturePrior(2)
+    learned = _vae(priors.MixturePrior(2, seed=0))
+    weights = len(learned.weights)
+    for other in (None, priors.standard_normal(3), priors.VampPrior(2)):
+        with pytest.raises(ValueError, match="keeps it"):
+            learned.prior = other
+    assert len(learned.weights) == weights and learned.kl_method == "monte_carlo"
 
 
 @pytest.mark.parametrize("bad, error", [

@@ -257,8 +257,10 @@ class VAE(UnsupervisedModel):
 
     @property
     def prior(self):
-        """p(z), a TFP distribution (settable): the standard normal when none was given;
-        for a learned prior, the distribution of its current weights."""
+        """p(z), a TFP distribution: the standard normal when none was given; for a learned
+        prior, the distribution of its current weights. Settable (a fixed prior at any
+        time, a learned one before training), except on a VAE built with a learned prior,
+        which keeps it."""
         return self._prior_distribution()
 
     @prior.setter
@@ -266,7 +268,11 @@ class VAE(UnsupervisedModel):
         if isinstance(prior, dict):
             prior = priors.from_config(prior)
         learned = isinstance(prior, priors.LearnedPrior)
-        if (learned or self.prior_layer is not None) and getattr(
+        if self.prior_layer is not None and prior is not self.prior_layer:
+            raise ValueError("this VAE was built with a learned prior, whose weights are part "
+                             "of the model (and of its saved files): it keeps it. Build another "
+                             "tfae.VAE for another prior.")
+        if learned and getattr(
                 getattr(self, "optimizer", None), "built", False):
             raise ValueError("a learned prior's weights are trained with the model: pass it "
                              "to the constructor (tfae.VAE(..., prior=...)), not to a model "
