@@ -40,7 +40,8 @@ def models(binary_digits):
     }
 
 
-PARTS = {"ae": ("encoder", "decoder", "autoencoder"), "vae": ("encoder", "decoder", "autoencoder"),
+PARTS = {"ae": ("encoder", "decoder", "autoencoder"),
+         "vae": ("encoder", "decoder", "autoencoder", "sampler"),
          "made": ("conditionals", "log_prob", "sampler"),
          "gaussian_made": ("conditionals", "log_prob", "sampler"),
          "mixture": ("log_prob", "sampler")}

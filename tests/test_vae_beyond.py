@@ -228,6 +228,9 @@ def test_the_command_line_trains_a_vamp_prior_with_a_flow(tmp_path, capsys):
     assert loaded.prior_layer.num_pseudo_inputs == 7 and loaded.posterior_flow_steps == 1
     # The pseudo-inputs started at training examples and moved with training.
     assert not np.isin(loaded.prior_layer.pseudo_inputs.numpy(), [0.0, 1.0]).all()
+    # Its generative part is the sampler of its prior (the decoder fed N(0, I) is not).
+    assert main(["export", str(out)]) == 0
+    assert (out / "sampler.tflite").is_file() and not (out / "decoder.tflite").exists()
     capsys.readouterr()
     assert main(["train", "vae", "--prior-components", "3", "--out",
                  str(tmp_path / "other")]) == 2

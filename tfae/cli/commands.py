@@ -54,7 +54,9 @@ def _add_export_parser(commands) -> None:
         "export", help="write a part of a run as a verified LiteRT file or SavedModel",
         description="Export one part of a trained run for deployment, run the written file "
                     "on probe batches and print how closely it matches the model (see "
-                    f"export/README.md). Parts ({parts}); the first is the default.")
+                    f"export/README.md). Parts ({parts}). The default is the generative part: "
+                    "the decoder, or the sampler of made and gmm runs and of vae runs whose "
+                    "prior is not the standard normal.")
     export.add_argument("run_dir", type=Path, help="a folder written by `tfae train`")
     export.add_argument("--part", choices=tuple(choices.SIGNATURES), default=defaults["part"],
                         help="what to export (default: the run's generative part: decoder "

@@ -11,13 +11,17 @@ with the model and return an ``ExportReport`` (size, error, signature).
 | Autoencoder, DAE, VAE | ``encoder`` | ``encode`` | x -> h (a VAE: h, scale of q(z given x)) |
 | | ``decoder`` | ``decode`` | h -> mean (of p(x given h)), params = g(h) |
 | | ``autoencoder`` | ``reconstruct`` | x -> mean = g(f(x)) |
+| VAE | ``sampler`` | ``sample`` | u (uniform), eps (normal) -> mean, params, z ~ p(z) |
 | MADE | ``conditionals`` | ``conditionals`` | x -> params, mean of each p(x_d given x_<d) |
 | | ``log_prob`` | ``log_prob`` | x -> log_prob = log p(x) (the ensemble) |
 | | ``sampler`` | ``sample`` | u (uniform) or eps (normal) [, u_mask] -> x |
 | GaussianMixture | ``log_prob`` | ``log_prob`` | x -> log_prob = log p(x) |
 | | ``sampler`` | ``sample`` | u (uniform), eps (normal) -> x, z |
 
-A VAE's decoder is its generative model: feed it z ~ N(0, I). MADE's sampler runs the
+A VAE's decoder is its generative model when fed z ~ p(z): for the standard normal prior
+the decoder is the default part (feed it h ~ N(0, I)); for another prior (a mixture of
+diagonal Gaussians, learned or fixed) the default is the ``sampler``, whose file draws
+z = mu_k + sigma_k eps with the component k chosen by u. MADE's sampler runs the
 whole ancestral loop in the file: x_d = [u_d < p(x_d = 1 | x_<d)], the same sample as
 the Keras model for the same noise. Noise inputs are named ``u``/``u_*`` (uniform on
 [0, 1)) or ``h``/``eps`` (standard normal): ``export/run_litert.py --samples N``

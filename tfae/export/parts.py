@@ -6,14 +6,15 @@ from tfae.export.endpoint import Endpoint
 
 
 def _kinds() -> tuple:
-    """(test, parts, module, what the kind is called) for each kind of exportable model."""
+    """(test, model -> parts, module, what the kind is called) for each kind of
+    exportable model."""
     from tfae.export import autoencoders, made, mixture
 
     return (
-        (made.is_made, made.PARTS, made, "a tfae.MADE"),
-        (autoencoders.is_autoencoder, autoencoders.PARTS, autoencoders,
+        (made.is_made, lambda model: made.PARTS, made, "a tfae.MADE"),
+        (autoencoders.is_autoencoder, autoencoders.model_parts, autoencoders,
          "an autoencoder (tfae.Autoencoder, DenoisingAutoencoder, VAE)"),
-        (mixture.is_mixture, mixture.PARTS, mixture, "a tfae.GaussianMixture"),
+        (mixture.is_mixture, lambda model: mixture.PARTS, mixture, "a tfae.GaussianMixture"),
     )
 
 
@@ -24,7 +25,7 @@ def _kind(model):
         return model.export_parts, _Own, f"a {type(model).__name__}"
     for is_kind, parts, module, description in _kinds():
         if is_kind(model):
-            return parts, module, description
+            return parts(model), module, description
     raise TypeError(
         "model must be a tfae model: an Autoencoder, DenoisingAutoencoder, VAE, MADE or "
         f"GaussianMixture, got {type(model).__name__}.")
@@ -39,7 +40,8 @@ class _Own:
 
 
 def parts_of(model) -> tuple[str, ...]:
-    """The parts ``model`` can export, e.g. ``("encoder", "decoder", "autoencoder")``.
+    """The parts ``model`` can export, e.g. ``("encoder", "decoder", "autoencoder")``
+    (a ``tfae.VAE`` adds ``"sampler"``).
 
     Raises:
         TypeError: ``model`` is not a tfae model.
@@ -48,8 +50,17 @@ def parts_of(model) -> tuple[str, ...]:
 
 
 def default_part(model) -> str:
-    """The part written when none is named: a decoder, or a sampler (no encoder)."""
-    parts = parts_of(model)
+    """The part written when none is named, the model's generative part: the decoder of
+    an Autoencoder, a DenoisingAutoencoder or a VAE with the standard normal prior; the
+    sampler of a VAE with another prior (its decoder fed N(0, I) would not sample the
+    model), of a MADE and of a mixture.
+
+    Raises:
+        TypeError: ``model`` is not a tfae model.
+    """
+    parts, module, _ = _kind(model)
+    if hasattr(module, "default_part"):
+        return module.default_part(model)
     return "decoder" if "decoder" in parts else "sampler"
 
 

@@ -94,13 +94,11 @@ def _loaded(load, folder, what: str):
 
 
 def _exportable_parts(spec, part: str | None) -> str:
-    """``part`` (None: the spec's first, generative part) if ``spec``'s models export it;
-    else a ValueError naming those they do."""
+    """``part`` (None stays None: the model's generative part, chosen once it is loaded)
+    if ``spec``'s models export it; else a ValueError naming those they do."""
     if not spec.parts:
         raise ValueError(f"{spec.name} runs have no part to export.")
-    if part is None:
-        return spec.parts[0]
-    if part in spec.parts:
+    if part is None or part in spec.parts:
         return part
     raise ValueError(f"{spec.name} runs have no part {part!r} to export; choose one of "
                      f"{spec.parts}.")
@@ -268,10 +266,12 @@ def export(run_dir, part: str | None = None, format: str = "tflite", out=None,
         run_dir: str or Path, a folder written by ``train`` (or any folder holding a
             tfae model saved as ``model.keras``).
         part: str or None, one of the run's parts: ``"decoder"``, ``"encoder"``,
-            ``"autoencoder"`` for ae, dae and vae runs; ``"sampler"``,
-            ``"conditionals"``, ``"log_prob"`` for made runs; ``"sampler"``,
-            ``"log_prob"`` for gmm runs (in image space: see ``tfae.runs.mixture``).
-            None: the first of these (the generative part).
+            ``"autoencoder"`` for ae, dae and vae runs, and ``"sampler"`` for vae
+            runs; ``"sampler"``, ``"conditionals"``, ``"log_prob"`` for made runs;
+            ``"sampler"``, ``"log_prob"`` for gmm runs (in image space: see
+            ``tfae.runs.mixture``). None: the generative part
+            (``tfae.export.default_part``): the decoder, or the sampler of a made or
+            gmm run and of a vae run whose prior is not the standard normal.
         format: str, ``"tflite"`` or ``"saved_model"``. Defaults to ``"tflite"``.
         out: str or Path or None, the file or folder to write. Defaults to
             ``run_dir/PART.tflite`` (``PART-QUANTIZE.tflite`` when quantized) or
@@ -310,6 +310,9 @@ def export(run_dir, part: str | None = None, format: str = "tflite", out=None,
         except TypeError as error:
             raise ValueError(f"{run_dir / 'model.keras'}: {error}") from None
         part = _exportable_parts(spec, part)
+    if part is None:  # the model's generative part (a VAE's depends on its prior)
+        model = _load(spec, run_dir) if model is None else model
+        part = tfae.export.default_part(spec.exportable(model))
     suffix = ".tflite" if format == "tflite" else "_savedmodel"
     name = part if quantize is None else f"{part}-{quantize}"
     out = Path(out) if out is not None else run_dir / f"{name}{suffix}"

@@ -291,6 +291,7 @@ class MADESpec(KerasSpec):
 class VAESpec(KerasSpec):
     name = "vae"
     summary = "the variational autoencoder, trained on the ELBO"
+    parts = (*KerasSpec.parts, "sampler")
     fields = (*KerasSpec.fields, "importance_samples")
     score_options = MappingProxyType({**KerasSpec.score_options, "importance_samples": 100})
     term_keys = MappingProxyType({"reconstruction": "reconstruction_nll", "kl": "kl"})
