@@ -155,6 +155,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="dropout rate on the hidden units (MADE's dropout) (default: "
                              "%(default)s)")
     add_ema_argument(parser)
+    parser.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=True,
+                        help="start the output biases at the training data's log-odds "
+                             "(MADE.adapt) before training (default: on)")
     parser.add_argument("--pilot-epochs", type=int, default=4,
                         help="epochs of each learning-rate pilot (default: 4)")
     parser.add_argument("--max-epochs", type=int, default=1000,
@@ -481,6 +484,8 @@ def train_run(spec: dict, data: dict, learning_rate: float, epochs: int, budget_
               args, jit: bool, every: int, patience: int, verbose: int):
     keras.utils.set_random_seed(args.seed)
     model = build(spec, data["train"].shape[1], args.seed, args.l2, args.dropout, jit)
+    if args.adapt:
+        model.adapt(data["train"])
     model.compile(optimizer=adam(learning_rate, args.ema), jit_compile=jit)
     validation = Validation(data["valid"], every, patience, budget_s, verbose,
                             lr_patience=args.lr_patience)
@@ -517,7 +522,7 @@ def quality(name: str, args, data: dict, runs: list[dict], budgets_s: list[float
             "run": spec["name"], "hidden_units": spec["hidden_units"],
             "num_masks": spec["num_masks"], "ordering": spec["ordering"],
             "direct_connection": spec["direct_connection"], "learning_rate": learning_rate,
-            "l2": args.l2, "dropout": args.dropout, "ema": args.ema,
+            "l2": args.l2, "dropout": args.dropout, "ema": args.ema, "adapt": args.adapt,
             "pilot_valid_nll": pilots, "pilot_s": pilot_timer.seconds,
             "epochs": epochs, "best_epoch": validation.best_epoch,
             "stopped_by": validation.stop_reason, "train_s": seconds,
