@@ -6,16 +6,13 @@ import functools
 
 import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
 from tfae import _checks, estimators, likelihoods, priors
 from tfae.choices import KL_METHODS
 from tfae.flows import InverseAutoregressiveFlow
-from tfae.models import builders, vae_latent
+from tfae.models import builders, vae_latent, vae_posterior, vae_prior
 from tfae.models.base import UnsupervisedModel
 from tfae.models.replicas import on_global_rows
-
-tfd = tfp.distributions
 
 
 @keras.saving.register_keras_serializable(package="tfae")
@@ -205,7 +202,8 @@ class VAE(UnsupervisedModel):
         self.posterior_flow_units = _checks.check_hidden_units(posterior_flow_units,
                                                                "posterior_flow_units")
         # The encoder's values per example: loc, raw scales, and the flow's context h(x).
-        self._posterior_values = (3 if self.posterior_flow_steps else 2) * self.latent_dim
+        self._posterior_values = vae_posterior.values_per_example(self.latent_dim,
+                                                                  self.posterior_flow_steps)
         self.seed = _checks.resolve_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
         # A TF variable read by the compiled steps, so that changing beta during training
@@ -265,44 +263,10 @@ class VAE(UnsupervisedModel):
 
     @prior.setter
     def prior(self, prior) -> None:
-        if isinstance(prior, dict):
-            prior = priors.from_config(prior)
-        learned = isinstance(prior, priors.LearnedPrior)
-        if self.prior_layer is not None and prior is not self.prior_layer:
-            raise ValueError("this VAE was built with a learned prior, whose weights are part "
-                             "of the model (and of its saved files): it keeps it. Build another "
-                             "tfae.VAE for another prior.")
-        if learned and getattr(
-                getattr(self, "optimizer", None), "built", False):
-            raise ValueError("a learned prior's weights are trained with the model: pass it "
-                             "to the constructor (tfae.VAE(..., prior=...)), not to a model "
-                             "whose optimizer has been built.")
-        if learned:
-            shape = prior.build_shape(self.latent_dim, self.event_shape)
-            if not prior.built:
-                prior.build(shape)
-            self.prior_layer, self._prior = prior, None
-            checked = priors.check(self._prior_distribution(), self.latent_dim)
-        else:
-            checked = (priors.standard_normal(self.latent_dim, self.compute_dtype)
-                       if prior is None else priors.check(prior, self.latent_dim))
-            self.prior_layer, self._prior = None, checked
-        self._default_prior = prior is None
-        self._analytic_kl = (self.prior_layer is None and self.posterior_flow is None and (
-            prior is None or priors.has_analytic_kl(checked, self.latent_dim)))
-        # The estimates compile their loop for this prior; Keras' steps are traced again.
-        self._latent_model = estimators.LatentVariableModel(
-            self._posterior_parameters,
-            functools.partial(estimators.decoder_log_likelihood, self.decoder, self.likelihood),
-            self._prior if self.prior_layer is None else self._prior_distribution,
-            self._values_per_draw, flow=self.posterior_flow)
-        self.train_function = self.test_function = None
+        vae_prior.assign(self, prior)
 
     def _prior_distribution(self, training=False):
-        """p(z): the fixed distribution, or the learned prior's from its current weights."""
-        if self.prior_layer is None:
-            return self._prior
-        return self.prior_layer.distribution(self._posterior_parameters, training)
+        return vae_prior.distribution(self, training)
 
     @property
     def kl_method(self) -> str:
@@ -312,23 +276,12 @@ class VAE(UnsupervisedModel):
     # ------------------------------------------------------------------ the distributions
 
     def _posterior_parameters(self, x, training=False):
-        """(loc, scale) of q(z|x) (of z_0 with a flow, then the context h), each
-        (batch, latent_dim)."""
-        values = tf.split(self.encoder(x, training=training), self._posterior_values
-                          // self.latent_dim, axis=-1)
-        scale = tf.math.softplus(values[1]) + tf.cast(self.min_scale, values[1].dtype)
-        return (values[0], scale, *values[2:])
-
-    def _center(self, parameters):
-        """The posterior's center: z at eps = 0, loc(x) or, with a flow, f(loc(x))."""
-        if self.posterior_flow is None:
-            return parameters[0]
-        return self.posterior_flow(parameters[0], parameters[2])[0]
+        return vae_posterior.parameters(self, x, training)
 
     def posterior_center(self, x):
         """Returns the center of q(z|x), z at eps = 0, shape (batch, latent_dim): the mean
         mu(x) without a flow, f(mu(x)) with one (what ``reconstruct`` decodes)."""
-        return self._center(self._posterior_parameters(
+        return vae_posterior.center(self, self._posterior_parameters(
             self._traced_input(self._checked_if_array(x, "x", scored=False))))
 
     def posterior_parameters(self, x):
@@ -343,12 +296,7 @@ class VAE(UnsupervisedModel):
         Raises:
             ValueError: the model has a posterior flow (use ``posterior_sample``).
         """
-        if self.posterior_flow is not None:
-            raise ValueError("with posterior_flow_steps > 0, q(z|x) is not a Gaussian TFP "
-                             "distribution; draw z with its log q(z|x) by "
-                             "vae.posterior_sample(x, num_samples, seed).")
-        loc, scale = self.posterior_parameters(x)
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+        return vae_posterior.gaussian(self, x)
 
     def posterior_sample(self, x, num_samples: int = 1, seed: int | None = None):
         """Draws z ~ q(z|x) (through the flow, if any) with log q(z|x) of each draw.
@@ -362,13 +310,7 @@ class VAE(UnsupervisedModel):
             ``(z, log_q)``: tensors (num_samples, batch, latent_dim) and
             (num_samples, batch).
         """
-        num_samples = _checks.check_positive_int(num_samples, "num_samples")
-        parameters = self._posterior_parameters(
-            tf.convert_to_tensor(self.check_inputs(x), self.compute_dtype))
-        eps = tf.random.stateless_normal(
-            [num_samples, *parameters[0].shape], [_checks.resolve_seed(seed), 1],
-            dtype=parameters[0].dtype)
-        return self._latent_model.draw(parameters, eps)
+        return vae_posterior.sample(self, x, num_samples, seed)
 
     def decode(self, z):
         """Returns p(x|z) as a TFP distribution with one event per example.
@@ -390,7 +332,7 @@ class VAE(UnsupervisedModel):
         return self.likelihood.distribution(self.decoder(self.posterior_center(x))).mean()
 
     def _output(self, x, training=False):
-        z = self._center(self._posterior_parameters(x, training))
+        z = vae_posterior.center(self, self._posterior_parameters(x, training))
         return self.likelihood.distribution(self.decoder(z, training=training)).mean()
 
     @property
@@ -398,11 +340,6 @@ class VAE(UnsupervisedModel):
         return "p(x|z) (in the ELBO)"
 
     # ------------------------------------------------------------------ the bound
-
-    def _analytic_kl_term(self, loc, scale):
-        if self._default_prior:
-            return priors.standard_normal_kl(loc, scale)
-        return priors.analytic_kl(loc, scale, self._prior)
 
     def loss_terms(self, x, training=False):
         parameters = self._posterior_parameters(x, training)
@@ -418,7 +355,7 @@ class VAE(UnsupervisedModel):
         log_px = estimators.decoder_log_likelihood(self.decoder, self.likelihood, x, z,
                                                    training)
         if self.kl_method == "analytic" and k == 1:
-            kl = self._analytic_kl_term(*parameters[:2])[None]
+            kl = vae_prior.analytic_kl(self, *parameters[:2])[None]
         else:  # log q(z_i|x) - log p(z_i) at each draw
             kl = log_q - priors.log_prob(self._prior_distribution(training), z)
         beta = tf.cast(self._beta, log_px.dtype)
@@ -437,7 +374,8 @@ class VAE(UnsupervisedModel):
         computed as in training (``kl_method``); beta is not used. The arguments are
         those of ``log_prob`` (``tfae.estimators.elbo``).
         """
-        kl = self._analytic_kl_term if self.kl_method == "analytic" else None
+        kl = (functools.partial(vae_prior.analytic_kl, self) if self.kl_method == "analytic"
+              else None)
         values = estimators.elbo(self._latent_model, self.check_inputs(x), num_samples, seed,
                                  batch_size, chunk_size, kl=kl)
         return tf.constant(values, self.compute_dtype)
@@ -489,7 +427,7 @@ class VAE(UnsupervisedModel):
             if not self._analytic_kl:
                 raise ValueError("TFP has no closed-form KL between this q(z|x) and the prior "
                                  f"{type(self.prior).__name__}; use method='monte_carlo'.")
-            return self._analytic_kl_term(*self.posterior_parameters(x))
+            return vae_prior.analytic_kl(self, *self.posterior_parameters(x))
         z, log_q = self.posterior_sample(x, num_samples, seed)
         return tf.reduce_mean(log_q - priors.log_prob(self.prior, z), axis=0)
 
@@ -538,13 +476,8 @@ class VAE(UnsupervisedModel):
     def save(self, filepath, *args, **kwargs):
         # Keras opens the file before it asks for the config: refuse a prior that cannot
         # be saved first, so that no file is written (or truncated).
-        self._prior_config()
+        vae_prior.config(self)
         return super().save(filepath, *args, **kwargs)
-
-    def _prior_config(self):
-        if self.prior_layer is not None:
-            return keras.saving.serialize_keras_object(self.prior_layer)
-        return None if self._default_prior else priors.serialize(self._prior)
 
     def get_config(self):
         config = super().get_config()
@@ -558,7 +491,7 @@ class VAE(UnsupervisedModel):
             hidden_units=list(self.hidden_units),
             architecture=self.architecture,
             likelihood=likelihoods.serialize(self.likelihood),
-            prior=self._prior_config(),
+            prior=vae_prior.config(self),
             beta=self.beta,
             kl=self.kl,
             activation=self.activation,

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfae import _checks
+from tfae.models import vae_posterior
 
 
 def interpolate(vae, x_a, x_b, num_steps: int = 10):
@@ -39,8 +40,8 @@ def interpolate(vae, x_a, x_b, num_steps: int = 10):
     if ends[0].shape != ends[1].shape:
         raise ValueError(f"x_a and x_b must have the same shape, got {ends[0].shape} "
                          f"and {ends[1].shape}.")
-    loc_a, loc_b = (vae._center(vae._posterior_parameters(tf.constant(end, vae.compute_dtype)))
-                    for end in ends)
+    loc_a, loc_b = (vae_posterior.center(
+        vae, vae._posterior_parameters(tf.constant(end, vae.compute_dtype))) for end in ends)
     t = tf.linspace(tf.constant(0.0, loc_a.dtype), 1.0, num_steps)[None, :, None]
     z = (1.0 - t) * loc_a[:, None] + t * loc_b[:, None]  # (n, steps, latent)
     means = vae.decode(tf.reshape(z, [-1, vae.latent_dim])).mean()
