@@ -155,6 +155,27 @@ def test_made_masks_have_keras_kernel_shapes():
     assert all(m.dtype == bool for m in masks.made_masks(degrees))
 
 
+def test_made_masks_give_every_parameter_of_a_dimension_its_dimension_mask():
+    degrees = masks.made_degrees(5, (7, 3), ordering="random", rng=1)
+    hidden_1, hidden_2, output, direct = masks.made_masks(degrees, 3, direct_connection=True)
+    single = masks.made_masks(degrees)
+    np.testing.assert_array_equal(hidden_1, single[0])
+    np.testing.assert_array_equal(hidden_2, single[1])
+    assert output.shape == (3, 15) and direct.shape == (5, 15)
+    for p in range(3):  # columns p*D .. p*D + D - 1: parameter p of dimensions 0..D-1
+        np.testing.assert_array_equal(output[:, p * 5:(p + 1) * 5], single[2])
+        np.testing.assert_array_equal(direct[:, p * 5:(p + 1) * 5],
+                                      masks.direct_mask(degrees[0]))
+    assert len(masks.made_masks(degrees, direct_connection=True)) == 4
+
+
+@pytest.mark.parametrize("count", [0, 1.5, "2", True])
+def test_made_masks_refuse_a_bad_outputs_per_dim(count):
+    degrees = masks.made_degrees(4, (6,), rng=0)
+    with pytest.raises((TypeError, ValueError), match="outputs_per_dim"):
+        masks.made_masks(degrees, count)
+
+
 def test_unconnected_outputs_are_listed_in_generation_order():
     inputs = masks.input_degrees(5, [4, 3, 2, 1, 0])
     # One hidden unit of degree 3: outputs at positions 2 and 3 (x_3, x_2) see nothing.

@@ -260,19 +260,35 @@ def direct_mask(input_degrees):
     return output_mask(input_degrees, input_degrees)
 
 
-def made_masks(degrees) -> list:
-    """Returns the masks of every hidden layer and of the output layer.
+def made_masks(degrees, outputs_per_dim: int = 1, direct_connection: bool = False) -> list:
+    """Returns the masks of every hidden layer and of the output layer (and of the
+    direct connection).
 
     Args:
         degrees: ``[inputs, hidden 1, ..., hidden L]`` as from ``made_degrees``.
+        outputs_per_dim: int >= 1, outputs per dimension (2 for a Gaussian's mean and
+            scale, or an IAF step's m and s): the output columns are the D outputs of
+            the first parameter, then the D of the second, ..., each with its
+            dimension's mask. Defaults to 1.
+        direct_connection: bool, also return the mask of the direct input -> output
+            connection (``direct_mask``, its columns as the outputs'). Defaults to False.
 
     Returns:
-        list of L + 1 boolean masks, shapes (D, H_1), ..., (H_{L-1}, H_L), (H_L, D).
+        list of L + 1 (L + 2 with the direct connection) boolean masks, shapes
+        (D, H_1), ..., (H_{L-1}, H_L), (H_L, D * outputs_per_dim)
+        [, (D, D * outputs_per_dim)].
 
     Raises:
         ValueError, TypeError: ``degrees`` is not a list of two or more vectors of
-            integer degrees.
+            integer degrees, or ``outputs_per_dim`` is not a positive int.
+
+    Examples:
+        >>> degrees = made_degrees(3, (4,), "natural", "equal")
+        >>> [mask.shape for mask in made_masks(degrees, 2, direct_connection=True)]
+        [(3, 4), (4, 6), (3, 6)]
     """
+    outputs_per_dim = _checks.check_positive_int(outputs_per_dim, "outputs_per_dim")
+    direct_connection = _checks.check_bool(direct_connection, "direct_connection")
     if isinstance(degrees, (str, bytes)) or not isinstance(degrees, (list, tuple)) \
             or len(degrees) < 2:
         raise TypeError(
@@ -281,8 +297,12 @@ def made_masks(degrees) -> list:
         )
     degrees = [_check_degrees(layer, "degrees") for layer in degrees]
     pairs = zip(degrees[:-1], degrees[1:], strict=True)
-    return [hidden_mask(lower, upper) for lower, upper in pairs] + [
-        output_mask(degrees[-1], degrees[0])]
+    outputs = [output_mask(degrees[-1], degrees[0])]
+    if direct_connection:
+        outputs.append(direct_mask(degrees[0]))
+    if outputs_per_dim > 1:
+        outputs = [np.tile(mask, (1, outputs_per_dim)) for mask in outputs]
+    return [hidden_mask(lower, upper) for lower, upper in pairs] + outputs
 
 
 def connectivity(degrees, direct_connection: bool = False) -> np.ndarray:

@@ -117,8 +117,7 @@ class InverseAutoregressiveFlow(keras.layers.Layer):
         inputs, contexts, hidden, outputs = [], [], [], []
         for t, ordering in enumerate(self._ordering_names()):
             degrees = masks.made_degrees(self.event_dim, self.hidden_units, ordering, "equal")
-            layer_masks = masks.made_masks(degrees)
-            layer_masks[-1] = np.tile(layer_masks[-1], (1, 2))  # m's outputs, then s's
+            layer_masks = masks.made_masks(degrees, outputs_per_dim=2)  # m's outputs, then s's
             inputs.append(MaskedDense(first, name=f"step{t}_input", **policy))
             contexts.append(keras.layers.Dense(first, use_bias=False, name=f"step{t}_context",
                                                **policy))

@@ -219,12 +219,8 @@ class MADE(UnsupervisedModel):
     def _layer_masks(self, degrees) -> list[np.ndarray]:
         """Returns one mask per masked layer (hidden..., output[, direct]) for one draw
         of ``degrees``."""
-        layer_masks = masks.made_masks(degrees)
-        if self.direct_layer is not None:
-            layer_masks.append(masks.direct_mask(degrees[0]))
-        repeat = self.likelihood.params_per_value  # each output's parameters share its mask
-        depth = len(self.hidden_layers)
-        return layer_masks[:depth] + [np.tile(mask, (1, repeat)) for mask in layer_masks[depth:]]
+        return masks.made_masks(degrees, self.likelihood.params_per_value,
+                                self.direct_layer is not None)
 
     @property
     def _masked_layers(self) -> list[MaskedDense]:
