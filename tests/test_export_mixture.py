@@ -233,3 +233,34 @@ def test_from_noise_refuses_noise_outside_its_range(mixtures):
         sampling.from_noise(*args, np.array([0.5, 1.0]), np.zeros((2, 4)))
     with pytest.raises(ValueError, match=r"eps must have shape \(n, d\)"):
         sampling.from_noise(*args, np.array([0.5]), np.zeros((1, 3)))
+
+
+def test_boundary_gap_is_the_largest_distance_to_a_boundary_between_two_picks():
+    weights = np.array([0.2, 0.3, 0.1, 0.4])  # boundaries 0.2, 0.5, 0.6
+    u = np.array([0.21, 0.21, 0.55, 0.7, 0.3])
+    chosen = np.array([1, 0, 0, 1, 1])
+    expected = sampling.components(weights, u)
+    np.testing.assert_array_equal(expected, [1, 1, 2, 3, 1])
+    # Same pick: 0; 0 for 1: |0.21 - 0.2|; 0 for 2: max(|0.55 - 0.2|, |0.55 - 0.5|);
+    # 1 for 3: max over 0.5 and 0.6.
+    np.testing.assert_allclose(sampling.boundary_gap(weights, u, chosen, expected),
+                               [0.0, 0.01, 0.35, 0.2, 0.0], atol=1e-12)
+    # Broadcast: every candidate against each u's pick.
+    gaps = sampling.boundary_gap(weights, u[:, None], np.arange(4)[None, :], expected[:, None])
+    assert gaps.shape == (5, 4)
+    np.testing.assert_array_equal(gaps[np.arange(5), expected], 0.0)
+
+
+def test_component_of_in_the_graph_picks_as_numpy_does_at_the_float64_boundaries():
+    import tensorflow as tf
+
+    from tfae.export.endpoint import component_of
+
+    weights = np.array([1.0, 1e-4, 3.0, 2.0, 1e-3])
+    cdf = sampling.cumulative_weights(weights)
+    rng = np.random.default_rng(0)
+    # Uniforms, plus values just either side of each boundary (closer than float16 holds).
+    u = np.concatenate([rng.random(2000), cdf[:-1] - 1e-6, cdf[:-1] + 1e-6])
+    got = component_of(tf.constant(u[:, None], tf.float32), cdf).numpy()
+    u32 = u.astype(np.float32).astype(np.float64)  # what the file is fed
+    np.testing.assert_array_equal(got, sampling.components(weights, u32))

@@ -32,7 +32,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfae.choices import SIGNATURES
-from tfae.export.endpoint import Endpoint, as_numpy, data_probe, float_spec, scaled_difference
+from tfae.export.endpoint import (
+    Endpoint,
+    as_numpy,
+    component_of,
+    data_probe,
+    float_spec,
+    scaled_difference,
+)
 from tfae.mixture import sampling
 
 tfd = tfp.distributions
@@ -126,17 +133,14 @@ def _decoded(model, z) -> dict:
 def _sampler(model) -> Endpoint:
     """The VAE's ``sampler`` (module docstring): the prior's parameters as constants."""
     weights, loc, scale = prior_components(model.prior)
-    cdf = sampling.cumulative_weights(weights)
     count, latent_dim = loc.shape
-    boundaries = cdf[:-1].astype(np.float32)
     loc32, scale32 = loc.astype(np.float32), scale.astype(np.float32)
 
     def sample(u, eps):
         if count == 1:
             z = tf.constant(scale32[0]) * eps + tf.constant(loc32[0])
-        else:  # searchsorted(cdf, u, side="right"): how many right ends b are <= u
-            right = tf.cast(u >= tf.constant(boundaries), tf.float32)  # (batch, K - 1)
-            index = tf.cast(tf.reduce_sum(right, axis=1), tf.int32)
+        else:
+            index = component_of(u, sampling.cumulative_weights(weights))
             z = (tf.gather(tf.constant(scale32), index) * eps
                  + tf.gather(tf.constant(loc32), index))
         params = model.decoder(z)
@@ -159,10 +163,7 @@ def _sampler(model) -> Endpoint:
         u = np.asarray(inputs["u"], np.float64)[:, :1]
         points = loc + scale * np.asarray(inputs["eps"], np.float64)[:, None, :]  # (n, K, D)
         expected = sampling.components(weights, u[:, 0])[:, None]
-        ks = np.arange(count)[None, :]
-        low, high = np.minimum(ks, expected), np.maximum(ks, expected)
-        gap = np.where(ks == expected, 0.0, np.maximum(
-            np.abs(u - cdf[low]), np.abs(u - cdf[np.maximum(high - 1, 0)])))  # (n, K)
+        gap = sampling.boundary_gap(weights, u, np.arange(count)[None, :], expected)  # (n, K)
         z = np.asarray(outputs["z"], np.float64)
         fit = np.max(scaled_difference(z[:, None, :], points), axis=-1) + gap
         best = np.argmin(np.nan_to_num(fit, nan=np.inf), axis=1)

@@ -131,3 +131,29 @@ def scaled_difference(value, reference) -> np.ndarray:
 def float_spec(name: str, shape) -> tf.TensorSpec:
     """A float32 input with a dynamic batch axis: ``(None, *shape)``."""
     return tf.TensorSpec([None, *shape], tf.float32, name=name)
+
+
+def split_float32(value) -> tuple[np.ndarray, np.ndarray]:
+    """value = hi + lo, both float32, hi exactly a float16 number where it fits one.
+
+    In a float32 file hi + lo is value to about 2^-35 relative. ``quantize="float16"``
+    stores every constant as float16: hi stays exact and lo (at most 2^-11 |value|)
+    loses 2^-11 of itself, so the pair still holds value to 2^-22 instead of 2^-11.
+    """
+    value = np.asarray(value, np.float64)
+    with np.errstate(over="ignore"):
+        hi = value.astype(np.float16).astype(np.float32)
+    hi = np.where(np.isfinite(hi), hi, value.astype(np.float32))  # beyond float16's range
+    return hi, (value - hi.astype(np.float64)).astype(np.float32)
+
+
+def component_of(u, cdf):
+    """In the graph: the component of each uniform u (batch, 1), int32 (batch,).
+
+    ``searchsorted(cdf, u, side="right")`` (``tfae.mixture.sampling.components``) with
+    builtin ops: how many right ends cdf_k, k < K - 1, are <= u. The ends are held as
+    float32 pairs (``split_float32``), so a float16 file moves them by 2^-22, not 2^-11.
+    """
+    hi, lo = split_float32(np.asarray(cdf, np.float64)[:-1])
+    right = (u - tf.constant(hi)) >= tf.constant(lo)  # u >= cdf_k, (batch, K - 1)
+    return tf.reduce_sum(tf.cast(right, tf.int32), axis=1)

@@ -40,7 +40,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfae.choices import SIGNATURES
-from tfae.export.endpoint import Endpoint, float_spec, scaled_difference
+from tfae.export.endpoint import (
+    Endpoint,
+    component_of,
+    float_spec,
+    scaled_difference,
+    split_float32,
+)
 from tfae.mixture import sampling
 from tfae.mixture.gaussian_mixture import GaussianMixture
 from tfae.mixture.parameters import scale_tril
@@ -69,20 +75,6 @@ def _parameters(model) -> dict:
             "precisions_cholesky": np.asarray(model.precisions_cholesky_, np.float64)}
 
 
-def _split(value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """value = hi + lo, both float32, hi exactly a float16 number where it fits one.
-
-    In a float32 file hi + lo is value to about 2^-35 relative. ``quantize="float16"``
-    stores every constant as float16: hi stays exact and lo (at most 2^-11 |value|)
-    loses 2^-11 of itself, so the pair still holds value to 2^-22 instead of 2^-11.
-    """
-    value = np.asarray(value, np.float64)
-    with np.errstate(over="ignore"):
-        hi = value.astype(np.float16).astype(np.float32)
-    hi = np.where(np.isfinite(hi), hi, value.astype(np.float32))  # beyond float16's range
-    return hi, (value - hi.astype(np.float64)).astype(np.float32)
-
-
 def _log_sum_exp(joint):
     """log sum_k exp(joint[:, k]), shape (batch,), with builtin ops only."""
     top = tf.reduce_max(joint, axis=1)
@@ -100,8 +92,9 @@ def _log_prob_function(params: dict, covariance_type: str):
     else:
         log_det = d * np.log(cholesky)
     # log pi_k + log det L_k - d/2 log(2 pi), in float64 before the cast.
-    offset_hi, offset_lo = _split(np.log(weights) + log_det - 0.5 * d * math.log(2.0 * math.pi))
-    means_hi, means_lo = _split(means)
+    offset_hi, offset_lo = split_float32(
+        np.log(weights) + log_det - 0.5 * d * math.log(2.0 * math.pi))
+    means_hi, means_lo = split_float32(means)
     cholesky32 = cholesky.astype(np.float32)
 
     def log_prob(x):
@@ -127,8 +120,8 @@ def _sampler_function(params: dict, covariance_type: str):
     """The file's (x, z) from (u, eps), float32 constants and compute."""
     means, covariances = params["means"], params["covariances"]
     k, d = means.shape
-    boundaries_hi, boundaries_lo = _split(sampling.cumulative_weights(params["weights"])[:-1])
-    means_hi, means_lo = _split(means)
+    cdf = sampling.cumulative_weights(params["weights"])
+    means_hi, means_lo = split_float32(means)
     if covariance_type in ("full", "tied"):
         scale = scale_tril(covariances, covariance_type, k, d)[
             0 if covariance_type == "tied" else slice(None)].astype(np.float32)
@@ -136,12 +129,8 @@ def _sampler_function(params: dict, covariance_type: str):
         scale = np.sqrt(covariances).astype(np.float32)
 
     def sample(u, eps):
-        if k == 1:
-            z = tf.zeros_like(u[:, 0])
-        else:  # searchsorted(cdf, u, side="right"): how many right ends b are <= u
-            right = (u - tf.constant(boundaries_hi)) >= tf.constant(boundaries_lo)  # u >= b
-            z = tf.reduce_sum(tf.cast(right, tf.float32), axis=1)
-        index = tf.cast(z, tf.int32)
+        index = tf.zeros_like(u[:, 0], tf.int32) if k == 1 else component_of(u, cdf)
+        z = tf.cast(index, tf.float32)
         if covariance_type == "full":
             step = tf.matmul(tf.gather(tf.constant(scale), index), eps[:, :, None])[:, :, 0]
         elif covariance_type == "tied":
@@ -215,15 +204,13 @@ def endpoint(model, part: str) -> Endpoint:
         from a component number (an int8 file's z is not an exact integer). x: the
         scaled difference from mu_z + A_z eps for the file's own z (rounded)."""
         u = np.asarray(inputs["u"], np.float64)[:, 0]
-        cdf = sampling.cumulative_weights(params["weights"])
         expected = sampling.components(params["weights"], u)
         raw = np.asarray(outputs["z"], np.float64)
         finite = np.isfinite(raw)
-        chosen = np.clip(np.round(np.where(finite, raw, 0.0)), 0, len(cdf) - 1).astype(np.int64)
+        chosen = np.clip(np.round(np.where(finite, raw, 0.0)), 0, len(params["weights"]) - 1)
+        chosen = chosen.astype(np.int64)
         z_error = np.where(finite, np.abs(raw - chosen), np.inf)
-        for i in np.flatnonzero(chosen != expected):
-            low, high = sorted((chosen[i], expected[i]))
-            z_error[i] += np.max(np.abs(u[i] - cdf[low:high]))
+        z_error += sampling.boundary_gap(params["weights"], u, chosen, expected)
         x = sampling.locate(params["means"], params["covariances"], covariance_type, chosen,
                             inputs["eps"])
         return {"x": scaled_difference(outputs["x"], x), "z": z_error}

@@ -37,6 +37,27 @@ def components(weights: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.searchsorted(cumulative_weights(weights), u, side="right").astype(np.int64)
 
 
+def boundary_gap(weights: np.ndarray, u, chosen, expected) -> np.ndarray:
+    """How far each u lies from the boundaries between two picks, float64 (n, ...).
+
+    0 where ``chosen == expected``; elsewhere the largest |u - cdf_j| over the
+    boundaries j between the two components, the distance that rounding the
+    cumulative weights (in a float32 or float16 file) would have to move one of them
+    for u to land in ``chosen``. For the checks of exported samplers.
+
+    Args:
+        weights: array (K,), pi.
+        u: array of uniforms, broadcastable against ``chosen`` and ``expected``.
+        chosen, expected: int arrays of components in [0, K).
+    """
+    cdf = cumulative_weights(weights)
+    low, high = np.minimum(chosen, expected), np.maximum(chosen, expected)
+    u = np.asarray(u, np.float64)
+    # cdf is increasing: the largest |u - cdf_j|, low <= j < high, is at an end.
+    far = np.maximum(np.abs(u - cdf[low]), np.abs(u - cdf[np.maximum(high - 1, 0)]))
+    return np.where(low == high, 0.0, far)
+
+
 def from_noise(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
                covariance_type: str, u, eps) -> tuple[np.ndarray, np.ndarray]:
     """Draws of (x, z) made from given noise: z = the component of u, x = mu_z + A_z eps.
