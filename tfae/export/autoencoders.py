@@ -134,13 +134,14 @@ def _sampler(model) -> Endpoint:
     """The VAE's ``sampler`` (module docstring): the prior's parameters as constants."""
     weights, loc, scale = prior_components(model.prior)
     count, latent_dim = loc.shape
+    cdf = sampling.cumulative_weights(weights)
     loc32, scale32 = loc.astype(np.float32), scale.astype(np.float32)
 
     def sample(u, eps):
         if count == 1:
             z = tf.constant(scale32[0]) * eps + tf.constant(loc32[0])
         else:
-            index = component_of(u, sampling.cumulative_weights(weights))
+            index = component_of(u, cdf)
             z = (tf.gather(tf.constant(scale32), index) * eps
                  + tf.gather(tf.constant(loc32), index))
         params = model.decoder(z)

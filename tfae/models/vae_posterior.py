@@ -36,7 +36,7 @@ def parameters(vae, x, training=False):
     """(loc, scale) of q(z_0 | x), each (batch, latent_dim), then the flow's context h(x)
     when the VAE has a flow: the encoder's output split and the scales made positive."""
     values = tf.split(vae.encoder(x, training=training),
-                      3 if vae.posterior_flow_steps else 2, axis=-1)
+                      vae._posterior_values // vae.latent_dim, axis=-1)
     scale = tf.math.softplus(values[1]) + tf.cast(vae.min_scale, values[1].dtype)
     return (values[0], scale, *values[2:])
 
